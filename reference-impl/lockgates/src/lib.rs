@@ -1,0 +1,20 @@
+//! The one table of update-lock version gates, and the [`Profile`] type that
+//! answers every behaviour question of the contract from it.
+//!
+//! The reference supervisor (`refsup`) and the conformance suite both read this
+//! crate, so what the reference does and what the suite promises can never
+//! disagree: a correction to a gate is a one-line change to `gates.toml`.
+
+mod behaviour;
+mod error;
+mod gate;
+mod lock_files;
+mod profile;
+mod table;
+
+pub use behaviour::{OverrideName, OverrideSource};
+pub use error::ProfileError;
+pub use gate::Gate;
+pub use lock_files::{LockFile, LockLocation};
+pub use profile::Profile;
+pub use table::{gate_table, GateRow, GateTable, RefuseRow};
