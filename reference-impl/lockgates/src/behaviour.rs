@@ -178,7 +178,7 @@ impl Profile {
     pub fn override_active<'a>(&self, lookup: impl Fn(&OverrideName) -> Option<&'a str>) -> bool {
         self.override_names()
             .iter()
-            .find_map(|n| lookup(n))
+            .find_map(lookup)
             .is_some_and(|v| self.override_truthy(v))
     }
 

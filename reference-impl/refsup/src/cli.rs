@@ -1,0 +1,235 @@
+//! The `refsup` command line: parse, check the environment, run. Every error
+//! a user can cause is one line on stderr and a non-zero exit.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use lockgates::Profile;
+use semver::Version;
+
+use crate::engine::{Engine, EngineConfig};
+use crate::fault::{Fault, Faults};
+use crate::layout::Layout;
+use crate::runtime::process::ProcessRuntime;
+use crate::runtime::Runtime;
+
+/// Exit status: the supervisor ran and stopped normally.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: it failed while running.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status: bad flags or an unusable environment (root, port, profile).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Which runtime runs the services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    /// Services are child processes; no daemon needed.
+    Process,
+    /// Services are Docker containers (not available yet).
+    Docker,
+}
+
+/// The reference update-lock supervisor: behaves as the given supervisor
+/// version on the given OS version, with the real supervisor's HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "refsup", version, about, long_about = None)]
+pub struct Args {
+    /// Device root (like the real supervisor's /mnt/root); must be an existing writable directory.
+    #[arg(long, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Supervisor version to behave as, e.g. 17.3.5.
+    #[arg(long, value_name = "X.Y.Z")]
+    pub supervisor_version: String,
+    /// OS version to behave as, e.g. 2.115.0 (1.x has the /data lock).
+    #[arg(long, value_name = "X.Y.Z")]
+    pub os_version: String,
+    /// Address for the HTTP API; port 0 picks a free port. The bound address is printed on stdout as "listening on ADDR".
+    #[arg(long, default_value = "127.0.0.1:48484", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// How services run.
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Process)]
+    pub runtime: RuntimeKind,
+    /// Require this API key (Authorization: Bearer KEY or ?apikey=KEY) on every call.
+    #[arg(long, env = "REFSUP_API_KEY", value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Re-enable a historical supervisor bug (repeatable), for proving the suite catches it.
+    #[arg(long = "fault", value_enum, value_name = "NAME")]
+    pub faults: Vec<Fault>,
+    /// Test hook: after taking locks and before killing, create FILE and wait until it is removed.
+    #[arg(long, value_name = "FILE")]
+    pub pause_after_lock: Option<PathBuf>,
+    /// Seconds a killed service gets between SIGTERM and SIGKILL.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub stop_timeout: f64,
+    /// On SIGTERM/SIGINT leave services running (as the real supervisor leaves containers); default: stop them.
+    #[arg(long)]
+    pub keep_services_on_exit: bool,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::from(EXIT_OK);
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!(
+                "refsup: {} (see refsup --help)",
+                first.trim_start_matches("error: ")
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("REFSUP_LOG")
+                .unwrap_or_else(|_| "refsup=info".into()),
+        )
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("refsup: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(Failure::Usage(e)) => {
+            eprintln!("refsup: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(Failure::Runtime(e)) => {
+            eprintln!("refsup: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Why `run` failed: the user's doing (exit 2) or not (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad flags or environment.
+    Usage(anyhow::Error),
+    /// Failure while running.
+    Runtime(anyhow::Error),
+}
+
+fn parse_profile(args: &Args) -> Result<Profile> {
+    let sup =
+        Version::parse(args.supervisor_version.trim_start_matches('v')).with_context(|| {
+            format!(
+                "--supervisor-version '{}' is not a version like 17.3.5",
+                args.supervisor_version
+            )
+        })?;
+    let os = Version::parse(args.os_version.trim_start_matches('v')).with_context(|| {
+        format!(
+            "--os-version '{}' is not a version like 2.115.0",
+            args.os_version
+        )
+    })?;
+    Ok(Profile::new(sup, os)?)
+}
+
+fn check_root(root: &Path) -> Result<PathBuf> {
+    let meta = std::fs::metadata(root).with_context(|| format!("--root {}", root.display()))?;
+    if !meta.is_dir() {
+        bail!("--root {} is not a directory", root.display());
+    }
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("--root {}", root.display()))?;
+    let probe = root.join(format!(".refsup-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("--root {} is not writable", root.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(root)
+}
+
+/// Run a supervisor until SIGTERM/SIGINT or an API shutdown.
+pub async fn run(args: Args) -> Result<(), Failure> {
+    let profile = parse_profile(&args).map_err(Failure::Usage)?;
+    let root = check_root(&args.root).map_err(Failure::Usage)?;
+    if !(args.stop_timeout.is_finite() && args.stop_timeout >= 0.0) {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "--stop-timeout must be a non-negative number of seconds"
+        )));
+    }
+    let layout = Layout::new(root.clone());
+    let runtime: Arc<dyn Runtime> = match args.runtime {
+        RuntimeKind::Process => Arc::new(
+            ProcessRuntime::new(&root, layout.runtime_state(), layout.service_logs())
+                .map_err(|e| Failure::Usage(anyhow::anyhow!("process runtime: {e}")))?,
+        ),
+        RuntimeKind::Docker => {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "--runtime docker is not available in this build yet; use --runtime process"
+            )))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))
+        .map_err(Failure::Usage)?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::Runtime(e.into()))?;
+    let cfg = EngineConfig {
+        root,
+        profile,
+        faults: Faults::new(args.faults.iter().copied()),
+        stop_grace: Duration::from_secs_f64(args.stop_timeout),
+        pause_after_lock: args.pause_after_lock.clone(),
+    };
+    let engine = Engine::start(cfg, runtime)
+        .await
+        .map_err(Failure::Runtime)?;
+    tokio::spawn(engine.clone().run());
+    println!("listening on {addr}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tracing::info!(
+        "refsup {} on {addr} ({:?} runtime)",
+        engine.profile(),
+        args.runtime
+    );
+    let app = crate::api::router(engine.clone(), args.api_key.clone());
+    let stop = {
+        let engine = engine.clone();
+        async move {
+            tokio::select! {
+                _ = terminate_signal() => {
+                    if !args.keep_services_on_exit {
+                        engine.stop_all_services().await;
+                    }
+                }
+                _ = engine.powered_off() => tracing::info!("shut down by API"),
+            }
+        }
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+        .map_err(|e| Failure::Runtime(e.into()))
+}
+
+async fn terminate_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

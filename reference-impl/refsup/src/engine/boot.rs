@@ -1,0 +1,81 @@
+//! What happens every time the supervisor starts (and after a simulated
+//! reboot): boot detection, the start-time lock clean-ups of the profile, and
+//! adopting or restarting the services.
+
+use anyhow::{Context, Result};
+
+use crate::fault::Fault;
+use crate::store::atomic_write;
+
+use super::Engine;
+
+/// Lock file names the start-time clean-ups look for.
+const LOCK_NAMES: [&str; 2] = ["updates.lock", "resin-updates.lock"];
+
+impl Engine {
+    pub(super) async fn boot(&self) -> Result<()> {
+        let layout = &self.layout;
+        for dir in [
+            layout.services_lock_root(),
+            layout.data_root(),
+            layout.state_partition(),
+            layout.boot_partition(),
+        ] {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        super::lock_paths::ensure_lock_dir(&layout.services_lock_root());
+        // A missing boot marker means /tmp was wiped: the device booted.
+        if !layout.boot_marker().exists() {
+            let device = {
+                let mut shared = self.shared.lock().unwrap();
+                shared.device.boot_count += 1;
+                shared.device.clone()
+            };
+            self.store.save_device(&device)?;
+            atomic_write(
+                &layout.boot_marker(),
+                device.boot_count.to_string().as_bytes(),
+            )?;
+            tracing::info!("boot {}", device.boot_count);
+        }
+        self.clear_start_locks()?;
+        // Adopt what runs; start what should run but does not.
+        for c in self.runtime.list().await? {
+            if c.status != crate::runtime::ContainerStatus::Running {
+                super::lock_paths::ensure_lock_dir(&c.spec.lock_dir);
+                if let Err(e) = self.runtime.start(&c.id).await {
+                    tracing::error!("starting {}: {e}", c.id);
+                }
+            }
+        }
+        self.watch()?;
+        self.wake();
+        Ok(())
+    }
+
+    /// P3: the `/data` lock is cleared at every start where the profile
+    /// honours it. C1: from 13.1.0, leftover locks owned by nobody are
+    /// removed (which also removes a nobody-owned user lock: C3).
+    fn clear_start_locks(&self) -> Result<()> {
+        let profile = &self.cfg.profile;
+        if profile.clears_data_lock_at_start() {
+            for found in updatelock::find_locks(&self.layout.data_root(), &["resin-updates.lock"])?
+            {
+                tracing::info!("clearing /data lock {} at start", found.path.display());
+                updatelock::release(&found.path)?;
+            }
+        }
+        if profile.cleans_leftover_locks() && !self.cfg.faults.on(Fault::NoLeftoverCleanup) {
+            let nobody = lockgates::Profile::lock_owner_uid(profile);
+            for root in [self.layout.services_lock_root(), self.layout.data_root()] {
+                for found in updatelock::find_locks(&root, &LOCK_NAMES)? {
+                    if found.holder.uid == nobody {
+                        tracing::info!("removing leftover lock {}", found.path.display());
+                        updatelock::release(&found.path)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

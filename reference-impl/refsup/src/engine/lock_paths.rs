@@ -1,0 +1,93 @@
+//! Which host paths an operation locks, and checks over them.
+
+use std::path::PathBuf;
+
+use crate::locking::{Blocked, HeldLocks, TakeAll};
+
+use super::Engine;
+
+impl Engine {
+    /// Every lock path of `services` of `app_id` under this profile, in take
+    /// order (per service, then the app-wide `/data` lock once).
+    pub(crate) fn lock_paths<'a>(
+        &self,
+        app_id: u32,
+        services: impl IntoIterator<Item = &'a String>,
+    ) -> Vec<PathBuf> {
+        let files = self.cfg.profile.lock_files();
+        let mut paths = Vec::new();
+        let mut data_done = false;
+        for service in services {
+            for file in &files {
+                let path = self.layout.lock_path(app_id, service, file);
+                if file.location == lockgates::LockLocation::AppData {
+                    if data_done {
+                        continue;
+                    }
+                    data_done = true;
+                }
+                paths.push(path);
+            }
+        }
+        paths
+    }
+
+    /// The first path that counts as held, if any (a cheap lstat pre-check
+    /// so a blocked update is retried without touching the lock dirs).
+    pub(crate) fn first_held(&self, paths: &[PathBuf]) -> Option<PathBuf> {
+        paths
+            .iter()
+            .find(|p| self.rules.is_held(p).unwrap_or(true))
+            .cloned()
+    }
+
+    /// Take every path, all or nothing; `force` removes user locks first.
+    pub(crate) fn take_locks(
+        &self,
+        paths: Vec<PathBuf>,
+        force: bool,
+    ) -> Result<HeldLocks, Blocked> {
+        if !force {
+            if let Some(path) = self.first_held(&paths) {
+                return Err(Blocked {
+                    path,
+                    reason: "lock is held".into(),
+                });
+            }
+        }
+        for path in &paths {
+            if let Some(dir) = path.parent() {
+                ensure_lock_dir(dir);
+            }
+        }
+        TakeAll::new(paths, self.rules.clone(), force).run()
+    }
+
+    /// L3 test hook: announce that locks are held and wait for the go-ahead.
+    pub(crate) async fn pause_after_lock(&self, what: &str) {
+        let Some(file) = &self.cfg.pause_after_lock else {
+            return;
+        };
+        if let Err(e) = std::fs::write(file, what) {
+            tracing::warn!("pause-after-lock: cannot create {}: {e}", file.display());
+            return;
+        }
+        tracing::info!(
+            "paused after taking locks for {what}; remove {} to go on",
+            file.display()
+        );
+        while file.exists() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Create a lock dir writable by every uid (services may run as any user,
+/// and from 13.1.0 the supervisor itself locks as nobody). No sticky bit:
+/// with it, fs.protected_regular would refuse opens of other users' files.
+pub(crate) fn ensure_lock_dir(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::create_dir_all(dir).is_ok() {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777));
+    }
+}

@@ -1,0 +1,196 @@
+//! The supervisor core: keeps the device converging on its target state under
+//! the lock rules of its profile. Reconciling is event-driven: a new target,
+//! a `/v1/update`, or a change in a lock dir (inotify) wakes it.
+
+mod apply;
+mod boot;
+mod config_apply;
+mod lock_paths;
+mod op_error;
+mod ops;
+mod plan;
+pub mod reboot;
+mod spec;
+mod status;
+mod watch;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use lockgates::Profile;
+use tokio::sync::{Notify, RwLock};
+
+use crate::fault::Faults;
+use crate::layout::Layout;
+use crate::locking::LockRules;
+use crate::runtime::Runtime;
+use crate::store::{DeviceRecord, Store};
+use crate::target::TargetState;
+
+pub use op_error::OpError;
+pub use status::{AppView, DeviceView, ServiceView};
+
+/// How one supervisor instance behaves.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The device root (`/mnt/root` of the real supervisor).
+    pub root: PathBuf,
+    /// Which supervisor/OS version to behave as.
+    pub profile: Profile,
+    /// Historical bugs to re-enable.
+    pub faults: Faults,
+    /// How long a killed service gets between SIGTERM and SIGKILL.
+    pub stop_grace: Duration,
+    /// Test hook (L3): after taking locks and before killing, create this
+    /// file and wait until it is removed.
+    pub pause_after_lock: Option<PathBuf>,
+}
+
+/// The safety net behind inotify: reconcile at least this often.
+const FALLBACK_TICK: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Default)]
+struct Shared {
+    target: TargetState,
+    device: DeviceRecord,
+    force_pending: bool,
+    blocked: BTreeMap<u32, String>,
+    reboot_blocked: Option<String>,
+}
+
+/// One running reference supervisor.
+pub struct Engine {
+    cfg: EngineConfig,
+    layout: Layout,
+    store: Store,
+    runtime: Arc<dyn Runtime>,
+    rules: LockRules,
+    shared: Mutex<Shared>,
+    app_ops: Mutex<BTreeMap<u32, Arc<tokio::sync::Mutex<()>>>>,
+    device_op: Arc<RwLock<()>>,
+    waker: Arc<Notify>,
+    watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    powered_off: Notify,
+}
+
+impl Engine {
+    /// Boot a supervisor over `runtime`: detect a reboot, clear what the
+    /// profile clears at start, adopt running services, start the rest.
+    pub async fn start(cfg: EngineConfig, runtime: Arc<dyn Runtime>) -> Result<Arc<Engine>> {
+        let layout = Layout::new(cfg.root.clone());
+        let store = Store::new(layout.refsup_state());
+        let rules = LockRules::new(&cfg.profile, &cfg.faults);
+        let target = store.load_target()?;
+        let device = store.load_device()?;
+        let engine = Arc::new(Engine {
+            cfg,
+            layout,
+            store,
+            runtime,
+            rules,
+            shared: Mutex::new(Shared {
+                target,
+                device,
+                ..Shared::default()
+            }),
+            app_ops: Mutex::new(BTreeMap::new()),
+            device_op: Arc::new(RwLock::new(())),
+            waker: Arc::new(Notify::new()),
+            watcher: Mutex::new(None),
+            powered_off: Notify::new(),
+        });
+        engine.boot().await?;
+        Ok(engine)
+    }
+
+    /// The profile this supervisor behaves as.
+    pub fn profile(&self) -> &Profile {
+        &self.cfg.profile
+    }
+
+    /// The device layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Reconcile forever, woken by events.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.reconcile().await {
+                tracing::error!("reconcile: {e:#}");
+            }
+            tokio::select! {
+                _ = self.waker.notified() => {}
+                _ = tokio::time::sleep(FALLBACK_TICK) => {}
+            }
+        }
+    }
+
+    /// Resolves when a shutdown has powered the device off.
+    pub async fn powered_off(&self) {
+        self.powered_off.notified().await
+    }
+
+    /// Ask for a reconcile pass soon.
+    pub fn wake(&self) {
+        self.waker.notify_one();
+    }
+
+    /// Accept a new target state: validated, then durable before this returns.
+    pub fn set_target(&self, target: TargetState) -> Result<(), String> {
+        target.validate()?;
+        self.store
+            .save_target(&target)
+            .map_err(|e| format!("cannot persist target state: {e:#}"))?;
+        self.shared.lock().unwrap().target = target;
+        self.wake();
+        Ok(())
+    }
+
+    /// The accepted target state.
+    pub fn target(&self) -> TargetState {
+        self.shared.lock().unwrap().target.clone()
+    }
+
+    /// `/v1/update`: reconcile now; with `force`, the pending update is
+    /// applied once ignoring (and deleting) locks (O4).
+    pub fn trigger_update(&self, force: bool) {
+        if force {
+            self.shared.lock().unwrap().force_pending = true;
+        }
+        self.wake();
+    }
+
+    /// Stop every service (used on a graceful refsup exit).
+    pub async fn stop_all_services(&self) {
+        let _device = self.device_op.write().await;
+        self.stop_everything().await;
+    }
+
+    fn app_op(&self, app_id: u32) -> Arc<tokio::sync::Mutex<()>> {
+        self.app_ops
+            .lock()
+            .unwrap()
+            .entry(app_id)
+            .or_default()
+            .clone()
+    }
+
+    fn set_blocked(&self, app_id: u32, why: Option<String>) {
+        let mut shared = self.shared.lock().unwrap();
+        match why {
+            Some(why) => {
+                if shared.blocked.get(&app_id) != Some(&why) {
+                    tracing::info!("app {app_id}: update pending: {why}");
+                }
+                shared.blocked.insert(app_id, why);
+            }
+            None => {
+                shared.blocked.remove(&app_id);
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! API operations that take an app's locks themselves: restarts (with L9's
+//! one-operation-per-app rule) and the host-config PATCH (R5).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use anyhow::Result;
+use serde_json::{json, Value};
+
+use crate::fault::Fault;
+use crate::locking::HeldLocks;
+use crate::store::{read_json, write_json};
+
+use super::{Engine, OpError};
+
+impl Engine {
+    /// Lock one app's operation slot: from 16.x a second caller gets 423
+    /// (L9), before it waits its turn.
+    async fn app_slot(&self, app_id: u32) -> Result<tokio::sync::OwnedMutexGuard<()>, OpError> {
+        let op = self.app_op(app_id);
+        if self.cfg.profile.one_lock_operation_per_app() {
+            op.try_lock_owned().map_err(|_| OpError::Busy(app_id))
+        } else {
+            Ok(op.lock_owned().await)
+        }
+    }
+
+    fn locked(&self, b: crate::locking::Blocked) -> OpError {
+        OpError::Locked {
+            status: 423,
+            message: format!("Updates are locked: {}: {}", b.path.display(), b.reason),
+        }
+    }
+
+    /// `POST /v2/applications/:appId/restart[-service]`: take the app's
+    /// locks (force: delete user locks), then stop and start the services.
+    pub async fn restart(
+        self: &Arc<Self>,
+        app_id: u32,
+        service: Option<&str>,
+        force: bool,
+    ) -> Result<(), OpError> {
+        let _device = self.device_op.read().await;
+        let _slot = self.app_slot(app_id).await?;
+        let containers: Vec<_> = self
+            .runtime
+            .list()
+            .await
+            .map_err(|e| OpError::Internal(e.into()))?
+            .into_iter()
+            .filter(|c| c.spec.app_id == app_id)
+            .collect();
+        if containers.is_empty() {
+            return Err(OpError::NotFound(format!("app {app_id} is not running")));
+        }
+        let chosen: Vec<_> = containers
+            .iter()
+            .filter(|c| service.is_none_or(|s| c.spec.service == s))
+            .cloned()
+            .collect();
+        if chosen.is_empty() {
+            return Err(OpError::NotFound(format!(
+                "app {app_id} has no service {}",
+                service.unwrap_or_default()
+            )));
+        }
+        let names: BTreeSet<String> = containers.iter().map(|c| c.spec.service.clone()).collect();
+        let force = force || self.override_on(&self.target(), None);
+        let held: HeldLocks = self
+            .take_locks(self.lock_paths(app_id, &names), force)
+            .map_err(|b| self.locked(b))?;
+        self.pause_after_lock(&format!("restart of app {app_id}"))
+            .await;
+        for c in &chosen {
+            self.runtime
+                .stop(&c.id, self.cfg.stop_grace)
+                .await
+                .map_err(|e| OpError::Internal(e.into()))?;
+        }
+        held.release().map_err(|e| OpError::Internal(e.into()))?;
+        for c in &chosen {
+            self.runtime
+                .start(&c.id)
+                .await
+                .map_err(|e| OpError::Internal(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// `PATCH /v1/device/host-config`: before 12.11.34 applied regardless;
+    /// then refused with 423 while any lock is held; from 16.8.0 it takes the
+    /// locks itself by exclusive create.
+    pub async fn set_hostname(&self, hostname: &str, force: bool) -> Result<(), OpError> {
+        let _device = self.device_op.read().await;
+        let profile = &self.cfg.profile;
+        let checks = !force
+            && profile.host_config_refused_while_locked()
+            && !self.cfg.faults.on(Fault::HostConfigIgnoresLocks);
+        let containers = self
+            .runtime
+            .list()
+            .await
+            .map_err(|e| OpError::Internal(e.into()))?;
+        let mut paths = Vec::new();
+        let apps: BTreeSet<u32> = containers.iter().map(|c| c.spec.app_id).collect();
+        for app_id in apps {
+            let names: BTreeSet<String> = containers
+                .iter()
+                .filter(|c| c.spec.app_id == app_id)
+                .map(|c| c.spec.service.clone())
+                .collect();
+            paths.extend(self.lock_paths(app_id, &names));
+        }
+        let mut held = None;
+        if checks {
+            if profile.host_config_takes_locks() {
+                held = Some(self.take_locks(paths, false).map_err(|b| self.locked(b))?);
+            } else if let Some(path) = self.first_held(&paths) {
+                return Err(self.locked(crate::locking::Blocked {
+                    path,
+                    reason: "lock is held".into(),
+                }));
+            }
+        }
+        let result = (|| -> Result<()> {
+            let path = self.layout.config_json();
+            let mut doc: Value = read_json(&path)?.unwrap_or_else(|| json!({}));
+            doc["hostname"] = json!(hostname);
+            write_json(&path, &doc)
+        })();
+        if let Some(held) = held {
+            held.release().map_err(|e| OpError::Internal(e.into()))?;
+        }
+        result.map_err(OpError::Internal)
+    }
+}

@@ -1,0 +1,63 @@
+//! The fault catalogue: historical supervisor bugs `refsup --fault NAME`
+//! re-enables in the real code path, so the suite can prove it catches them.
+
+use std::collections::BTreeSet;
+
+/// One historical bug. Each is checked where the real behaviour is decided,
+/// never in a separate fake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Fault {
+    /// L8: rolling back a failed lock take also removes the user's lock
+    /// (reported on 4.1.1).
+    RollbackRemovesUserLock,
+    /// U3: kill-then-download kills without taking locks (reported on 2.8.2).
+    KillThenDownloadIgnoresLock,
+    /// O2: any override name set truthy wins, even when the
+    /// SUPERVISOR_OVERRIDE_LOCK name says no (reported on 7.16.6).
+    OverrideNamesConfused,
+    /// C1: leftover supervisor locks are not cleaned at start.
+    NoLeftoverCleanup,
+    /// L6: lock checks follow symlinks (a dangling link does not count).
+    FollowSymlinks,
+    /// R5: host-config PATCH ignores locks.
+    HostConfigIgnoresLocks,
+    /// U5: app removal leaves the supervisor's locks behind.
+    KeepLocksAfterRemoval,
+    /// O4: `/v1/update` force is not one-time: it sticks for later updates.
+    ForceSticks,
+    /// R1: a reboot-requiring config change reboots despite locks.
+    RebootIgnoresLocks,
+    /// L1/L7: each service is killed right after its own lock is taken,
+    /// before the other services' locks are.
+    KillBeforeAllLocks,
+}
+
+impl Fault {
+    /// The CLI name (`--fault NAME`).
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// The faults enabled for one run.
+#[derive(Debug, Clone, Default)]
+pub struct Faults(BTreeSet<Fault>);
+
+impl Faults {
+    /// From the CLI list.
+    pub fn new(list: impl IntoIterator<Item = Fault>) -> Faults {
+        Faults(list.into_iter().collect())
+    }
+
+    /// Whether `fault` is on.
+    pub fn on(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+
+    /// The enabled faults.
+    pub fn iter(&self) -> impl Iterator<Item = Fault> + '_ {
+        self.0.iter().copied()
+    }
+}

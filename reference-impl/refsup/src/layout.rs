@@ -1,0 +1,119 @@
+//! Where everything lives under `--root` (SPEC section 2), in one place.
+
+use std::path::{Path, PathBuf};
+
+use lockgates::{LockFile, LockLocation};
+
+/// The host layout of one supervised device, rooted like the real
+/// supervisor's `/mnt/root`.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// A layout rooted at `root` (which must be absolute).
+    pub fn new(root: PathBuf) -> Layout {
+        Layout { root }
+    }
+
+    /// The root itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/tmp`: tmpfs on a device, wiped by a reboot.
+    pub fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// `<root>/tmp/balena-supervisor`.
+    pub fn supervisor_tmp(&self) -> PathBuf {
+        self.tmp().join("balena-supervisor")
+    }
+
+    /// `<root>/tmp/balena-supervisor/services`: all per-service lock dirs.
+    pub fn services_lock_root(&self) -> PathBuf {
+        self.supervisor_tmp().join("services")
+    }
+
+    /// Per-service lock dir, seen as `/tmp/balena` and `/tmp/resin`.
+    pub fn service_lock_dir(&self, app_id: u32, service: &str) -> PathBuf {
+        self.services_lock_root()
+            .join(app_id.to_string())
+            .join(service)
+    }
+
+    /// `<root>/mnt/data/resin-data`: all OS 1.x app data dirs.
+    pub fn data_root(&self) -> PathBuf {
+        self.root.join("mnt/data/resin-data")
+    }
+
+    /// OS 1.x app data dir, seen as `/data`.
+    pub fn app_data_dir(&self, app_id: u32) -> PathBuf {
+        self.data_root().join(app_id.to_string())
+    }
+
+    /// Host path of one lock file of one service.
+    pub fn lock_path(&self, app_id: u32, service: &str, file: &LockFile) -> PathBuf {
+        match file.location {
+            LockLocation::ServiceDir => self.service_lock_dir(app_id, service).join(file.name),
+            LockLocation::AppData => self.app_data_dir(app_id).join(file.name),
+        }
+    }
+
+    /// `<root>/mnt/state`: the state partition (HUP breadcrumbs live here).
+    pub fn state_partition(&self) -> PathBuf {
+        self.root.join("mnt/state")
+    }
+
+    /// The HUP rollback breadcrumbs that block updates and reboots (R4).
+    pub fn hup_breadcrumbs(&self) -> [PathBuf; 2] {
+        let state = self.state_partition();
+        [
+            state.join("rollback-health-breadcrumb"),
+            state.join("rollback-altboot-breadcrumb"),
+        ]
+    }
+
+    /// `<root>/mnt/state/refsup`: the reference's own crash-safe state.
+    pub fn refsup_state(&self) -> PathBuf {
+        self.state_partition().join("refsup")
+    }
+
+    /// Where the process runtime keeps its container records.
+    pub fn runtime_state(&self) -> PathBuf {
+        self.refsup_state().join("runtime")
+    }
+
+    /// Where service stdout/stderr go.
+    pub fn service_logs(&self) -> PathBuf {
+        self.refsup_state().join("logs")
+    }
+
+    /// Marker of the current boot; its absence at start means the device
+    /// (re)booted, since `<root>/tmp` is wiped by a reboot.
+    pub fn boot_marker(&self) -> PathBuf {
+        self.supervisor_tmp().join("boot-id")
+    }
+
+    /// Reboot breadcrumb: a reboot-requiring change waits to be rebooted into.
+    pub fn reboot_breadcrumb(&self) -> PathBuf {
+        self.supervisor_tmp().join("reboot-after-apply")
+    }
+
+    /// `<root>/mnt/boot`: the boot partition.
+    pub fn boot_partition(&self) -> PathBuf {
+        self.root.join("mnt/boot")
+    }
+
+    /// Host config (`HOST_CONFIG_*` keys as `key=value` lines), applied by a reboot.
+    pub fn config_txt(&self) -> PathBuf {
+        self.boot_partition().join("config.txt")
+    }
+
+    /// Device config: hostname and the non-reboot config vars, applied at once.
+    pub fn config_json(&self) -> PathBuf {
+        self.boot_partition().join("config.json")
+    }
+}

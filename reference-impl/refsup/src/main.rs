@@ -1,0 +1,5 @@
+//! The `refsup` binary: see `refsup --help`.
+
+fn main() -> std::process::ExitCode {
+    refsup::cli::main()
+}

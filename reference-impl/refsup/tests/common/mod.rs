@@ -1,0 +1,191 @@
+//! Shared test harness: a real `refsup` process on a fresh root and a free
+//! port, and waiting on observable state with a deadline.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running refsup; SIGTERMed (services stopped) on drop.
+pub struct Refsup {
+    pub child: Child,
+    pub url: String,
+    pub root: PathBuf,
+    pub args: Vec<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_refsup")
+}
+
+impl Refsup {
+    /// Start on a new temp root.
+    pub fn start(profile: &str, extra: &[&str]) -> Refsup {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let mut r = Refsup::start_on(&root, profile, extra);
+        r._dir = Some(dir);
+        r
+    }
+
+    /// Start on an existing root (a restart).
+    pub fn start_on(root: &Path, profile: &str, extra: &[&str]) -> Refsup {
+        let (sup, os) = profile.split_once('@').unwrap();
+        let mut args: Vec<String> = vec![
+            "--root".into(),
+            root.display().to_string(),
+            "--supervisor-version".into(),
+            sup.into(),
+            "--os-version".into(),
+            os.into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--stop-timeout".into(),
+            "2".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = Command::new(bin())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn refsup");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("refsup did not start: {line:?}"));
+        Refsup {
+            child,
+            url: format!("http://{addr}"),
+            root: root.to_path_buf(),
+            args,
+            _dir: None,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        request("GET", &format!("{}{path}", self.url), None, None)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        request(
+            "POST",
+            &format!("{}{path}", self.url),
+            Some(body.to_string()),
+            None,
+        )
+    }
+
+    pub fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
+        request(
+            "POST",
+            &format!("{}{path}", self.url),
+            Some(body.to_string()),
+            None,
+        )
+    }
+
+    pub fn lock_dir(&self, app: u32, service: &str) -> PathBuf {
+        self.root
+            .join(format!("tmp/balena-supervisor/services/{app}/{service}"))
+    }
+
+    /// The containers array of /v2/state/status.
+    pub fn containers(&self) -> Vec<Value> {
+        self.get("/v2/state/status").1["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// SIGKILL (a crash): nothing is cleaned up.
+    pub fn crash(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let root = self.root.clone();
+        // keep the temp dir alive by leaking it to the caller's lifetime
+        std::mem::forget(self._dir.take());
+        std::mem::forget(self);
+        root
+    }
+}
+
+impl Drop for Refsup {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP request; returns status and JSON body (Null if not JSON).
+pub fn request(method: &str, url: &str, body: Option<String>, auth: Option<&str>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut builder = http::Request::builder().method(method).uri(url);
+    if let Some(key) = auth {
+        builder = builder.header("Authorization", format!("Bearer {key}"));
+    }
+    builder = builder.header("Content-Type", "application/json");
+    let req = builder.body(body.unwrap_or_default()).unwrap();
+    let mut resp = agent.run(req).expect("HTTP request");
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Wait until `f` returns Some, or panic with `what` after `secs`.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A one-app target: each (service, argv) pair.
+pub fn target(commit: &str, services: &[(&str, &[&str])]) -> Value {
+    let mut svcs = serde_json::Map::new();
+    for (name, cmd) in services {
+        svcs.insert(
+            name.to_string(),
+            serde_json::json!({"image": format!("img-{name}:{commit}"), "command": cmd}),
+        );
+    }
+    serde_json::json!({"local": {"name": "dev", "config": {}, "apps": {"1": {
+        "name": "app", "commit": commit, "releaseId": 1, "services": svcs}}}})
+}
+
+/// (commit, status, pid) of one service.
+pub fn service(r: &Refsup, name: &str) -> Option<(String, String, Option<u64>)> {
+    r.containers()
+        .into_iter()
+        .find(|c| c["serviceName"] == name)
+        .map(|c| {
+            (
+                c["commit"].as_str().unwrap_or_default().to_string(),
+                c["status"].as_str().unwrap_or_default().to_string(),
+                c["pid"].as_u64(),
+            )
+        })
+}

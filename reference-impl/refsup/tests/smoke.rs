@@ -1,0 +1,91 @@
+//! End to end on the process runtime: target state -> service running -> a
+//! user lock blocks the update (downloaded, not applied) -> lock removed ->
+//! new release running; and a crashed refsup adopts its services on restart.
+
+mod common;
+
+use common::{service, target, wait_for, Refsup};
+
+const PROFILE: &str = "17.3.5@5.1.0";
+
+#[test]
+fn a_user_lock_blocks_the_update_until_it_is_removed() {
+    let r = Refsup::start(PROFILE, &[]);
+    let (s, _) = r.post(
+        "/v2/local/target-state",
+        &target("aaa", &[("main", &["sleep", "1000"])]),
+    );
+    assert_eq!(s, 200);
+    let (_, _, pid1) = wait_for(20, "release aaa running", || {
+        service(&r, "main").filter(|(c, st, _)| c == "aaa" && st == "Running")
+    });
+
+    // The app takes its lock the way the contract says (exclusive create).
+    let lock = r.lock_dir(1, "main").join("updates.lock");
+    let user_lock = updatelock::take(&lock, &updatelock::TakeOptions::default()).unwrap();
+
+    let (s, _) = r.post(
+        "/v2/local/target-state",
+        &target("bbb", &[("main", &["sleep", "1001"])]),
+    );
+    assert_eq!(s, 200);
+    // U1: downloaded, pending, blocked by exactly our lock.
+    wait_for(20, "update downloaded and blocked", || {
+        let (_, dev) = r.get("/v1/device");
+        let (_, apps) = r.get("/v2/applications/state");
+        let blocked = apps["app"]["blocked"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (dev["update_downloaded"] == true
+            && dev["update_pending"] == true
+            && blocked.contains("updates.lock"))
+        .then_some(())
+    });
+    assert_eq!(
+        service(&r, "main"),
+        Some(("aaa".into(), "Running".into(), pid1)),
+        "killed while locked"
+    );
+    assert!(
+        lock.exists(),
+        "the supervisor must never remove a user lock"
+    );
+
+    user_lock.release().unwrap();
+    let (_, _, pid2) = wait_for(20, "release bbb running", || {
+        service(&r, "main").filter(|(c, st, _)| c == "bbb" && st == "Running")
+    });
+    assert_ne!(pid1, pid2, "the new release runs in a new process");
+    let (_, dev) = r.get("/v1/device");
+    assert_eq!(dev["update_pending"], false);
+    assert!(!lock.exists(), "no supervisor lock left behind");
+}
+
+#[test]
+fn a_crashed_supervisor_adopts_its_services_and_keeps_its_target() {
+    let r = Refsup::start(PROFILE, &[]);
+    r.post(
+        "/v2/local/target-state",
+        &target("aaa", &[("main", &["sleep", "1000"])]),
+    );
+    let (_, _, pid) = wait_for(20, "release aaa running", || {
+        service(&r, "main").filter(|(c, st, _)| c == "aaa" && st == "Running")
+    });
+    let root = r.crash();
+    let r2 = Refsup::start_on(&root, PROFILE, &[]);
+    let (_, t) = r2.get("/v2/local/target-state");
+    assert_eq!(
+        t["state"]["local"]["apps"]["1"]["commit"], "aaa",
+        "accepted target survives SIGKILL"
+    );
+    let again = wait_for(20, "adopted service listed", || service(&r2, "main"));
+    assert_eq!(
+        again,
+        ("aaa".into(), "Running".into(), pid),
+        "adopted, not started twice"
+    );
+    let (_, dev) = r2.get("/v1/device");
+    assert_eq!(dev["boot_count"], 1, "a supervisor restart is not a reboot");
+    let _ = std::fs::remove_dir_all(root.parent().unwrap());
+}
