@@ -73,7 +73,17 @@ pub struct Args {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    main_from(std::env::args_os())
+}
+
+/// Run refsup with these arguments (`args[0]` is the program name); lets
+/// another binary (the `lockcheck` CLI) embed the reference supervisor.
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args = match Args::try_parse_from(args) {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();

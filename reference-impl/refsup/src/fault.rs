@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 /// never in a separate fake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Fault {
-    /// L8: rolling back a failed lock take also removes the user's lock
-    /// (reported on 4.1.1).
+    /// L8: rolling back a failed lock take unlinks every lock path of the
+    /// operation, not only those it took, removing a user's lock that lies
+    /// beyond the blocking one (reported on 4.1.1).
     RollbackRemovesUserLock,
     /// U3: kill-then-download kills without taking locks (reported on 2.8.2).
     KillThenDownloadIgnoresLock,

@@ -21,8 +21,11 @@ pub struct ForceBody {
 
 /// `GET /v1/device`.
 pub async fn device(State(api): State<Api>) -> Response {
+    let (started, finished) = api.engine.passes();
     match api.engine.device_view().await {
         Ok(v) => Json(json!({
+            "reconcile_passes_started": started,
+            "reconcile_passes_finished": finished,
             "api_port": null,
             "commit": v.commit,
             "status": if v.update_pending { "Updating" } else { "Idle" },

@@ -74,6 +74,15 @@ pub struct Engine {
     waker: Arc<Notify>,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
     powered_off: Notify,
+    passes: PassCounters,
+}
+
+/// Reconcile passes started and finished, so a client can wait for a whole
+/// pass that began after its own action (a reference extension of /v1/device).
+#[derive(Debug, Default)]
+pub struct PassCounters {
+    started: std::sync::atomic::AtomicU64,
+    finished: std::sync::atomic::AtomicU64,
 }
 
 impl Engine {
@@ -101,6 +110,7 @@ impl Engine {
             waker: Arc::new(Notify::new()),
             watcher: Mutex::new(None),
             powered_off: Notify::new(),
+            passes: PassCounters::default(),
         });
         engine.boot().await?;
         Ok(engine)
@@ -118,15 +128,27 @@ impl Engine {
 
     /// Reconcile forever, woken by events.
     pub async fn run(self: Arc<Self>) {
+        use std::sync::atomic::Ordering::SeqCst;
         loop {
+            self.passes.started.fetch_add(1, SeqCst);
             if let Err(e) = self.reconcile().await {
                 tracing::error!("reconcile: {e:#}");
             }
+            self.passes.finished.fetch_add(1, SeqCst);
             tokio::select! {
                 _ = self.waker.notified() => {}
                 _ = tokio::time::sleep(FALLBACK_TICK) => {}
             }
         }
+    }
+
+    /// (passes started, passes finished) so far.
+    pub fn passes(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (
+            self.passes.started.load(SeqCst),
+            self.passes.finished.load(SeqCst),
+        )
     }
 
     /// Resolves when a shutdown has powered the device off.

@@ -16,8 +16,8 @@ pub struct LockRules {
     pub symlink_held: bool,
     /// Force/override may rmdir a directory lock (L5).
     pub directory_removable: bool,
-    /// Fault L8: rollback also removes the lock that blocked the take.
-    pub rollback_removes_blocker: bool,
+    /// Fault L8: rollback also unlinks the paths after the blocking one.
+    pub rollback_removes_untaken: bool,
 }
 
 impl LockRules {
@@ -28,7 +28,7 @@ impl LockRules {
             owner: Owner { uid, gid: uid },
             symlink_held: profile.symlink_lock_held() && !faults.on(Fault::FollowSymlinks),
             directory_removable: profile.directory_lock_removable(),
-            rollback_removes_blocker: faults.on(Fault::RollbackRemovesUserLock),
+            rollback_removes_untaken: faults.on(Fault::RollbackRemovesUserLock),
         }
     }
 

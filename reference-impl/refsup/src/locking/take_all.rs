@@ -7,7 +7,7 @@ use updatelock::{EntryKind, LockError, TakeOptions};
 use super::{HeldLocks, LockRules};
 
 /// Why a take did not succeed; nothing this take created is left behind
-/// (unless the L8 fault is on, which also removes the blocker).
+/// (the L8 fault also removes the untaken paths after the blocker).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocked {
     /// The path that could not be taken.
@@ -31,7 +31,7 @@ pub enum Step {
 enum Phase {
     Taking,
     RollingBack(Blocked),
-    RemoveBlocker(Blocked),
+    RemoveUntaken(Blocked, usize),
     Finished,
 }
 
@@ -80,18 +80,23 @@ impl TakeAll {
                     self.phase = Phase::RollingBack(blocked);
                     Step::Continue
                 }
-                None if self.rules.rollback_removes_blocker => {
-                    self.phase = Phase::RemoveBlocker(blocked);
+                None if self.rules.rollback_removes_untaken => {
+                    self.phase = Phase::RemoveUntaken(blocked, self.next + 1);
                     Step::Continue
                 }
                 None => Step::Blocked(blocked),
             },
-            Phase::RemoveBlocker(blocked) => {
-                // Fault L8: the historical cleanup removed every path of the
-                // operation, including the user's lock that blocked it.
-                let _ = updatelock::release(&blocked.path);
-                Step::Blocked(blocked)
-            }
+            Phase::RemoveUntaken(blocked, i) => match self.paths.get(i) {
+                // Fault L8: the historical cleanup unlinked every lock path of
+                // the operation, not only those it took, so a user's lock
+                // beyond the blocking one was removed.
+                Some(path) => {
+                    let _ = updatelock::release(path);
+                    self.phase = Phase::RemoveUntaken(blocked, i + 1);
+                    Step::Continue
+                }
+                None => Step::Blocked(blocked),
+            },
         }
     }
 

@@ -1,0 +1,14 @@
+//! The bodies of the fuzz targets, as a library so a plain `#[test]` on
+//! stable replays the committed corpus and the hand-written scenarios
+//! (`tests/replay.rs`) through exactly the code the fuzzer runs.
+//!
+//! - [`lock_race`]: refsup's `TakeAll`, stepped one syscall at a time,
+//!   interleaved with user lockers on a temp dir ([`run`]).
+//! - [`target_state`]: hostile JSON through `TargetState` parsing and
+//!   `validate()` ([`check_target_state`]).
+
+pub mod lock_race;
+pub mod target_state;
+
+pub use lock_race::{run, run_with, scenario_from_bytes, Op, Scenario};
+pub use target_state::check_target_state;

@@ -1,0 +1,116 @@
+//! A conformance case: declared once, beside its body, with its metadata
+//! (SPEC id, title, the SPEC text it checks, what each profile promises, what
+//! it needs from the target), and collected with `inventory`.
+
+use lockgates::Profile;
+
+use crate::ctx::Ctx;
+use crate::outcome::Promise;
+
+/// What a case needs from a target beyond the API and the root's files. A
+/// target that lacks it gets `n/a` with the reason, never a quiet pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The `--pause-after-lock` test hook (pause between taking locks and killing).
+    PauseHook,
+    /// Killing and restarting the supervisor process.
+    Restart,
+}
+
+impl Need {
+    /// Why a target without it cannot run the case.
+    pub fn missing_reason(self) -> &'static str {
+        match self {
+            Need::PauseHook => "target has no pause-after-lock hook",
+            Need::Restart => "the suite cannot restart this target's supervisor",
+        }
+    }
+}
+
+/// A case body: Ok when the target did what the profile promises; an error
+/// says what was expected and what was seen.
+pub type CaseResult = anyhow::Result<()>;
+
+/// One conformance case.
+pub struct Case {
+    /// SPEC id, e.g. `L1`.
+    pub id: &'static str,
+    /// Module path of its body, e.g. `locking::l1_exclusive`.
+    pub name: &'static str,
+    /// Short title.
+    pub title: &'static str,
+    /// The SPEC text it checks.
+    pub spec: &'static str,
+    /// What a profile promises (the n/a profiles are not run).
+    pub promise: fn(&Profile) -> Promise,
+    /// What the target must offer.
+    pub needs: &'static [Need],
+    /// The check.
+    pub body: fn(&mut Ctx) -> CaseResult,
+}
+
+inventory::collect!(Case);
+
+impl Case {
+    /// The case name without the crate prefix.
+    pub fn short_name(&self) -> &'static str {
+        self.name
+            .strip_prefix("lockcheck::cases::")
+            .unwrap_or(self.name)
+    }
+}
+
+/// Every SPEC behaviour id, in SPEC order: each must have exactly one case.
+pub const SPEC_IDS: &[&str] = &[
+    "L1", "L2", "L3", "L4", "L5", "L6", "L7", "L8", "L9", "P1", "P2", "P3", "P4", "P5", "U1", "U2",
+    "U3", "U4", "U5", "R1", "R2", "R3", "R4", "R5", "O1", "O2", "O3", "O4", "C1", "C2", "C3",
+];
+
+/// Every registered case, in SPEC order.
+pub fn all() -> Vec<&'static Case> {
+    let mut cases: Vec<&'static Case> = inventory::iter::<Case>.into_iter().collect();
+    cases.sort_by_key(|c| {
+        SPEC_IDS
+            .iter()
+            .position(|id| *id == c.id)
+            .unwrap_or(usize::MAX)
+    });
+    cases
+}
+
+/// Declare a case next to its body.
+///
+/// ```ignore
+/// case! {
+///     id: "L2",
+///     title: "touch counts",
+///     spec: "a lock made by plain touch blocks updates",
+///     promise: |_| Promise::Pass,
+///     needs: [],
+///     fn l2_touch_counts(ctx) { ... }
+/// }
+/// ```
+#[macro_export]
+macro_rules! case {
+    (
+        id: $id:literal,
+        title: $title:literal,
+        spec: $spec:literal,
+        promise: $promise:expr,
+        needs: [$($need:ident),*],
+        fn $name:ident($ctx:ident) $body:block
+    ) => {
+        fn $name($ctx: &mut $crate::ctx::Ctx) -> $crate::case::CaseResult $body
+        inventory::submit! {
+            $crate::case::Case {
+                id: $id,
+                name: concat!(module_path!(), "::", stringify!($name)),
+                title: $title,
+                spec: $spec,
+                promise: $promise,
+                needs: &[$($crate::case::Need::$need),*],
+                body: $name,
+            }
+        }
+    };
+}

@@ -1,0 +1,169 @@
+//! L1-L6: how locks are taken and what counts as one.
+
+use anyhow::{ensure, Context};
+use std::os::unix::fs::MetadataExt;
+
+use super::blocks_until_released;
+use crate::case;
+use crate::outcome::Promise;
+use crate::release::Svc;
+
+case! {
+    id: "L1",
+    title: "exclusive",
+    spec: "the supervisor takes every lock of every service of an app by exclusive create before killing any of them; if any entry exists, nothing is killed and the update stays pending",
+    promise: |_| Promise::Pass,
+    needs: [],
+    fn l1_exclusive(ctx) {
+        ctx.set_app(1, &[("a", Svc::idle()), ("b", Svc::idle())]);
+        ctx.deploy()?;
+        ctx.wait_applied()?;
+        // The lock is in the later service, so a supervisor that kills
+        // service by service would kill `a` before finding it.
+        let lock = ctx.lock_path(1, "b", &ctx.primary());
+        ctx.user_lock(&lock)?;
+        blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
+    }
+}
+
+case! {
+    id: "L2",
+    title: "touch counts",
+    spec: "a lock made by plain touch blocks updates (existence is all the supervisor checks)",
+    promise: |_| Promise::Pass,
+    needs: [],
+    fn l2_touch_counts(ctx) {
+        ctx.start_simple()?;
+        let lock = ctx.primary_path("main");
+        ctx.touch(&lock)?;
+        blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
+    }
+}
+
+case! {
+    id: "L3",
+    title: "touch is unsafe",
+    spec: "touch succeeds while the supervisor holds the lock, so a service using it can be killed inside its critical section",
+    promise: |_| Promise::Hazard,
+    needs: [PauseHook],
+    fn l3_touch_is_unsafe(ctx) {
+        let go = ctx.work.join("go");
+        let hold = ctx.work.join("hold");
+        let path = ctx.primary().service_path;
+        let (go_s, hold_s) = (go.display().to_string(), hold.display().to_string());
+        ctx.set_app(1, &[("main", Svc::fixture(&["--method", "touch", "--lock", path, "--start-when", &go_s, "--hold-while", &hold_s]))]);
+        ctx.deploy()?;
+        ctx.wait_applied()?;
+        ctx.bump(1);
+        ctx.deploy()?;
+        // The supervisor holds the lock and is paused before killing.
+        ctx.wait_paused()?;
+        std::fs::write(&hold, "")?;
+        std::fs::write(&go, "")?;
+        ctx.wait_for("the touch-locked service to enter its critical section", || {
+            Ok(ctx.records(1, "main")?.iter().any(|r| r.ev == "enter").then_some(()))
+        })?;
+        ctx.resume()?;
+        ctx.wait_for("a SIGTERM inside the critical section", || {
+            let records = ctx.records(1, "main")?;
+            Ok(fixture_app::log::sigterm_in_critical(&records).then_some(()))
+        })?;
+        std::fs::remove_file(&hold)?;
+        Ok(())
+    }
+}
+
+case! {
+    id: "L4",
+    title: "owner",
+    spec: "supervisor-made locks are owned by uid 0 before 13.1.0 and by uid 65534 (nobody) from 13.1.0",
+    promise: |_| Promise::Pass,
+    needs: [PauseHook],
+    fn l4_owner(ctx) {
+        ctx.start_simple()?;
+        ctx.bump(1);
+        ctx.deploy()?;
+        ctx.wait_paused()?;
+        let want = ctx.profile.lock_owner_uid();
+        for file in ctx.profile.lock_files() {
+            let path = ctx.lock_path(1, "main", &file);
+            let meta = std::fs::symlink_metadata(&path)
+                .with_context(|| format!("expected the supervisor's lock at {}, found nothing", path.display()))?;
+            ensure!(meta.is_file(), "expected a regular file at {}", path.display());
+            ensure!(meta.uid() == want, "expected {} owned by uid {want}, saw uid {}", path.display(), meta.uid());
+        }
+        ctx.resume()?;
+        ctx.wait_applied()
+    }
+}
+
+case! {
+    id: "L5",
+    title: "directories",
+    spec: "an empty directory at a lock path is a held lock; from 14.0.10 force can remove it (earlier: unremovable, update stays blocked)",
+    promise: |_| Promise::Pass,
+    needs: [],
+    fn l5_directories(ctx) {
+        ctx.start_simple()?;
+        let lock = ctx.primary_path("main");
+        std::fs::create_dir_all(&lock)?;
+        let before = ctx.kill_snapshot()?;
+        ctx.bump(1);
+        ctx.deploy()?;
+        ctx.wait_pending()?;
+        ctx.ensure_not_killed(&before, 1)?;
+        ensure!(ctx.post_force("/v1/update", true)? == 204, "POST /v1/update force did not answer 204");
+        if ctx.profile.directory_lock_removable() {
+            ctx.wait_applied()?;
+            ensure!(!ctx.held(&lock), "expected force to remove the directory lock");
+        } else {
+            ctx.wait_pending()?;
+            ctx.ensure_not_killed(&before, 1)?;
+            ensure!(lock.is_dir(), "expected the directory lock to survive force on this version");
+            std::fs::remove_dir(&lock)?;
+            ctx.wait_applied()?;
+        }
+        Ok(())
+    }
+}
+
+case! {
+    id: "L6",
+    title: "symlinks",
+    spec: "from 16.2.9 a symlink at a lock path is held and its target is never read, changed or deleted; earlier the check follows the link (a dangling link does not count)",
+    promise: |p| if p.symlink_lock_held() { Promise::Pass } else { Promise::Hazard },
+    needs: [],
+    fn l6_symlinks(ctx) {
+        ctx.start_simple()?;
+        let lock = ctx.primary_path("main");
+        std::fs::create_dir_all(lock.parent().unwrap())?;
+        let dangling = ctx.work.join("link-target");
+        std::os::unix::fs::symlink(&dangling, &lock)?;
+        if !ctx.profile.symlink_lock_held() {
+            // The documented older behaviour: a dangling link does not block.
+            ctx.bump(1);
+            ctx.deploy()?;
+            return ctx.wait_applied();
+        }
+        let before = ctx.kill_snapshot()?;
+        ctx.bump(1);
+        ctx.deploy()?;
+        ctx.wait_pending()?;
+        ctx.ensure_not_killed(&before, 1)?;
+        ensure!(!dangling.exists(), "expected the link target never to be created, but {} exists", dangling.display());
+        // A link to a real file: held, and the file is left alone.
+        // Swap the link atomically (rename over it): a moment without any
+        // entry would let the supervisor take the lock and go on.
+        let real = ctx.work.join("real-file");
+        std::fs::write(&real, "keep")?;
+        let staged = lock.with_extension("staged");
+        std::os::unix::fs::symlink(&real, &staged)?;
+        std::fs::rename(&staged, &lock)?;
+        ctx.wait_pending()?;
+        ctx.ensure_not_killed(&before, 1)?;
+        std::fs::remove_file(&lock)?;
+        ctx.wait_applied()?;
+        ensure!(std::fs::read_to_string(&real)? == "keep", "expected the link target untouched");
+        Ok(())
+    }
+}

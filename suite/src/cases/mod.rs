@@ -1,0 +1,57 @@
+//! One conformance case per SPEC behaviour, grouped as SPEC section 3 groups
+//! them. Each is declared with `case!` beside its body.
+
+mod crash;
+mod locking;
+mod locking_races;
+mod override_lock;
+mod paths;
+mod reboot_config;
+mod update_flow;
+
+use anyhow::{ensure, Result};
+
+use crate::ctx::Ctx;
+
+/// The scenario most cases share: with `lock` held, a new release of app 1
+/// stays pending with no service killed and the lock untouched; once
+/// `release` runs, the release is applied.
+pub(crate) fn blocks_until_released(
+    ctx: &mut Ctx,
+    lock: &std::path::Path,
+    release: impl FnOnce(&Ctx) -> Result<()>,
+) -> Result<()> {
+    let before = ctx.kill_snapshot()?;
+    ctx.bump(1);
+    ctx.deploy()?;
+    ctx.wait_pending()?;
+    ctx.ensure_not_killed(&before, 1)?;
+    ensure!(
+        ctx.held(lock),
+        "expected the lock at {} to stay, but it is gone",
+        lock.display()
+    );
+    release(ctx)?;
+    ctx.wait_applied()
+}
+
+/// The config var prefix of the profile's era.
+pub(crate) fn config_prefix(ctx: &Ctx) -> &'static str {
+    if ctx
+        .profile
+        .lock_files()
+        .contains(&lockgates::LockFile::TMP_BALENA)
+    {
+        "BALENA_"
+    } else {
+        "RESIN_"
+    }
+}
+
+/// The first lock file in the per-service dir, if the profile has one.
+pub(crate) fn tmp_lock(profile: &lockgates::Profile) -> Option<lockgates::LockFile> {
+    profile
+        .lock_files()
+        .into_iter()
+        .find(|f| f.location == lockgates::LockLocation::ServiceDir)
+}

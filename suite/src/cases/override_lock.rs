@@ -1,0 +1,137 @@
+//! O1-O4: overriding locks, permanently (config var) or once (force).
+
+use anyhow::ensure;
+use lockgates::{OverrideName, OverrideSource};
+
+use super::blocks_until_released;
+use crate::case;
+use crate::ctx::Ctx;
+use crate::outcome::Promise;
+
+/// Set or clear an override variable where the profile reads it.
+fn set_override(ctx: &mut Ctx, name: &OverrideName, value: Option<&str>) {
+    match name.source {
+        OverrideSource::Config => ctx.set_config(name.name, value),
+        OverrideSource::AppEnv => ctx.set_env(1, "main", name.name, value),
+    }
+}
+
+/// With the override set to `value`: a new release is applied and the user
+/// lock deleted.
+fn overridden(ctx: &mut Ctx, name: &OverrideName, value: &str) -> anyhow::Result<()> {
+    let lock = ctx.primary_path("main");
+    ctx.user_lock(&lock)?;
+    set_override(ctx, name, Some(value));
+    ctx.bump(1);
+    ctx.deploy()?;
+    ctx.wait_applied()
+        .map_err(|e| e.context(format!("{}={value} must override the lock", name.name)))?;
+    ensure!(
+        !ctx.held(&lock),
+        "expected the override to delete the user's lock ({}={value})",
+        name.name
+    );
+    set_override(ctx, name, None);
+    ctx.deploy()?;
+    ctx.wait_applied()
+}
+
+case! {
+    id: "O1",
+    title: "override config var",
+    spec: "while the override config var is truthy, locks are ignored: existing user locks are deleted and the update applied; after it is turned off, locks are respected again",
+    promise: |_| Promise::Pass,
+    needs: [],
+    fn o1_override_config_var(ctx) {
+        ctx.start_simple()?;
+        let name = ctx.profile.override_names()[0];
+        overridden(ctx, &name, "1")?;
+        let lock = ctx.primary_path("main");
+        ctx.user_lock(&lock)?;
+        blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
+    }
+}
+
+case! {
+    id: "O2",
+    title: "override names",
+    spec: "RESIN_OVERRIDE_LOCK (app env var, < 7.0.0), RESIN_SUPERVISOR_OVERRIDE_LOCK, and from 7.22.0 BALENA_SUPERVISOR_OVERRIDE_LOCK; if a legacy and a current name disagree, the SUPERVISOR_OVERRIDE_LOCK name wins",
+    promise: |_| Promise::Pass,
+    needs: [],
+    fn o2_override_names(ctx) {
+        ctx.start_simple()?;
+        let names = ctx.profile.override_names();
+        for name in &names {
+            overridden(ctx, name, "1")?;
+        }
+        // Disagreement: the winning name says 0, a later one says 1.
+        for loser in names.iter().skip(1) {
+            let winner = names[0];
+            set_override(ctx, &winner, Some("0"));
+            set_override(ctx, loser, Some("1"));
+            ctx.deploy()?;
+            ctx.wait_applied()?;
+            let lock = ctx.primary_path("main");
+            ctx.user_lock(&lock)?;
+            blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
+                .map_err(|e| e.context(format!("{}=0 must win over {}=1", winner.name, loser.name)))?;
+            set_override(ctx, &winner, None);
+            set_override(ctx, loser, None);
+            ctx.deploy()?;
+            ctx.wait_applied()?;
+        }
+        Ok(())
+    }
+}
+
+case! {
+    id: "O3",
+    title: "truthy values",
+    spec: "the override is on for \"1\" always, and for \"true\" from 6.6.8",
+    promise: |_| Promise::Pass,
+    needs: [],
+    fn o3_truthy_values(ctx) {
+        ctx.start_simple()?;
+        let name = ctx.profile.override_names()[0];
+        overridden(ctx, &name, "1")?;
+        if ctx.profile.override_truthy("true") {
+            overridden(ctx, &name, "true")?;
+        } else {
+            let lock = ctx.primary_path("main");
+            ctx.user_lock(&lock)?;
+            set_override(ctx, &name, Some("true"));
+            ctx.deploy()?;
+            ctx.wait_applied()?;
+            blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
+                .map_err(|e| e.context("\"true\" is not truthy on this version"))?;
+        }
+        Ok(())
+    }
+}
+
+case! {
+    id: "O4",
+    title: "one-time force",
+    spec: "POST /v1/update {\"force\": true} applies the pending update once, ignoring and deleting locks, without setting the config var; the next update is blocked by a lock again",
+    promise: |_| Promise::Pass,
+    needs: [],
+    fn o4_one_time_force(ctx) {
+        ctx.start_simple()?;
+        let lock = ctx.primary_path("main");
+        ctx.user_lock(&lock)?;
+        ctx.bump(1);
+        ctx.deploy()?;
+        ctx.wait_pending()?;
+        ensure!(ctx.post_force("/v1/update", true)? == 204, "POST /v1/update force did not answer 204");
+        ctx.wait_applied()?;
+        ensure!(!ctx.held(&lock), "expected force to delete the user's lock");
+        let target = ctx.api().get("/v2/local/target-state")?;
+        let config = &target["state"]["local"]["config"];
+        for name in ctx.profile.override_names() {
+            ensure!(config.get(name.name).is_none(), "expected force not to set {}", name.name);
+        }
+        ctx.user_lock(&lock)?;
+        blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
+            .map_err(|e| e.context("force must be one-time"))
+    }
+}

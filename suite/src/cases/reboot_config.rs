@@ -1,0 +1,151 @@
+//! R1-R5: reboots, config and the host-config API under locks.
+
+use anyhow::{ensure, Context};
+use serde_json::json;
+
+use super::config_prefix;
+use crate::case;
+use crate::ctx::Ctx;
+use crate::outcome::Promise;
+
+/// `<root>/mnt/boot/config.json` (hostname and applied config vars).
+fn config_json(ctx: &Ctx) -> serde_json::Value {
+    std::fs::read(ctx.root().join("mnt/boot/config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(json!({}))
+}
+
+case! {
+    id: "R1",
+    title: "reboot deferral",
+    spec: "a config change that needs a reboot (any HOST_CONFIG_* key) is not rebooted into while any lock is held; the reboot happens after release (from 7.1.17)",
+    promise: |p| if p.reboot_deferred_while_locked() { Promise::Pass } else { Promise::Hazard },
+    needs: [],
+    fn r1_reboot_deferral(ctx) {
+        ctx.start_simple()?;
+        let lock = ctx.primary_path("main");
+        ctx.user_lock(&lock)?;
+        let boot = ctx.boot_count()?;
+        let before = ctx.kill_snapshot()?;
+        let key = format!("{}HOST_CONFIG_gpu_mem", config_prefix(ctx));
+        ctx.set_config(&key, Some("16"));
+        ctx.deploy()?;
+        if !ctx.profile.reboot_deferred_while_locked() {
+            // Documented older behaviour: the reboot ignores the lock.
+            return ctx.wait_for("the reboot (which ignores locks on this version)", || Ok((ctx.boot_count()? > boot).then_some(())));
+        }
+        ctx.settled()?;
+        ensure!(ctx.boot_count()? == boot, "expected no reboot while locked, but the device rebooted");
+        ctx.ensure_not_killed(&before, 1)?;
+        ctx.release_lock(&lock)?;
+        ctx.wait_for("the deferred reboot after release", || Ok((ctx.boot_count()? > boot).then_some(())))?;
+        Ok(())
+    }
+}
+
+case! {
+    id: "R2",
+    title: "non-reboot config",
+    spec: "a config change that needs no reboot is applied at once even while locked",
+    promise: |_| Promise::Pass,
+    needs: [],
+    fn r2_non_reboot_config(ctx) {
+        ctx.start_simple()?;
+        let lock = ctx.primary_path("main");
+        ctx.user_lock(&lock)?;
+        let boot = ctx.boot_count()?;
+        let before = ctx.kill_snapshot()?;
+        let key = format!("{}SUPERVISOR_POLL_INTERVAL", config_prefix(ctx));
+        ctx.set_config(&key, Some("60000"));
+        ctx.deploy()?;
+        ctx.wait_for("the config var applied", || Ok((config_json(ctx)["config"][&key] == "60000").then_some(())))?;
+        ensure!(ctx.boot_count()? == boot, "expected no reboot for a non-reboot config var");
+        ctx.ensure_not_killed(&before, 1)?;
+        Ok(())
+    }
+}
+
+case! {
+    id: "R3",
+    title: "reboot/shutdown API",
+    spec: "POST /v1/reboot and /v1/shutdown answer 423 Locked while locked unless force (423 from 12.2.11; before, a non-2xx error)",
+    promise: |_| Promise::Pass,
+    needs: [],
+    fn r3_reboot_shutdown_api(ctx) {
+        ctx.start_simple()?;
+        let lock = ctx.primary_path("main");
+        ctx.user_lock(&lock)?;
+        let boot = ctx.boot_count()?;
+        for path in ["/v1/reboot", "/v1/shutdown"] {
+            let status = ctx.post_force(path, false)?;
+            if ctx.profile.locked_reboot_status() == 423 {
+                ensure!(status == 423, "expected {path} to answer 423 while locked, got {status}");
+            } else {
+                ensure!(!(200..300).contains(&status), "expected {path} to fail while locked, got {status}");
+            }
+        }
+        ctx.settled()?;
+        ensure!(ctx.boot_count()? == boot, "expected no reboot while locked");
+        let status = ctx.post_force("/v1/reboot", true)?;
+        ensure!(status == 202, "expected a forced reboot to answer 202, got {status}");
+        ctx.wait_for("the forced reboot", || Ok((ctx.boot_count()? > boot).then_some(())))?;
+        Ok(())
+    }
+}
+
+case! {
+    id: "R4",
+    title: "HUP breadcrumbs",
+    spec: "from 12.8.10 rollback-health-breadcrumb or rollback-altboot-breadcrumb in the state partition blocks updates and reboots; force overrides from 12.9.3",
+    promise: |p| if p.hup_breadcrumbs_block() { Promise::Pass } else { Promise::NotApplicable },
+    needs: [],
+    fn r4_hup_breadcrumbs(ctx) {
+        ctx.start_simple()?;
+        let crumb = ctx.root().join("mnt/state/rollback-health-breadcrumb");
+        std::fs::write(&crumb, "").context("creating the breadcrumb")?;
+        let before = ctx.kill_snapshot()?;
+        ctx.bump(1);
+        ctx.deploy()?;
+        ctx.wait_pending()?;
+        ctx.ensure_not_killed(&before, 1)?;
+        let status = ctx.post_force("/v1/reboot", false)?;
+        ensure!(!(200..300).contains(&status), "expected a reboot to be refused during a HUP rollback, got {status}");
+        ensure!(ctx.post_force("/v1/update", true)? == 204, "POST /v1/update force did not answer 204");
+        if ctx.profile.hup_breadcrumbs_force() {
+            ctx.wait_applied()?;
+        } else {
+            ctx.wait_pending()?;
+            std::fs::remove_file(&crumb)?;
+            ctx.wait_applied()?;
+        }
+        Ok(())
+    }
+}
+
+case! {
+    id: "R5",
+    title: "host-config PATCH",
+    spec: "PATCH /v1/device/host-config is refused with 423 while locked (from 12.11.34; takes the locks itself from 16.8.0)",
+    promise: |p| if p.host_config_refused_while_locked() { Promise::Pass } else { Promise::Hazard },
+    needs: [],
+    fn r5_host_config_patch(ctx) {
+        ctx.start_simple()?;
+        let lock = ctx.primary_path("main");
+        ctx.user_lock(&lock)?;
+        let patch = |ctx: &Ctx, name: &str| ctx.api().call("PATCH", "/v1/device/host-config", Some(&json!({"network": {"hostname": name}})));
+        let (status, body) = patch(ctx, "locked-name")?;
+        if ctx.profile.host_config_refused_while_locked() {
+            ensure!(status == 423, "expected 423 while locked, got {status}: {body}");
+            ensure!(config_json(ctx)["hostname"] != "locked-name", "expected the hostname unchanged while locked");
+        } else {
+            ensure!(status == 200, "expected this version to apply host config despite the lock, got {status}");
+            ensure!(config_json(ctx)["hostname"] == "locked-name", "expected the hostname applied");
+        }
+        ctx.release_lock(&lock)?;
+        let (status, body) = patch(ctx, "free-name")?;
+        ensure!(status == 200, "expected 200 once unlocked, got {status}: {body}");
+        ensure!(config_json(ctx)["hostname"] == "free-name", "expected the hostname applied once unlocked");
+        Ok(())
+    }
+}

@@ -1,0 +1,278 @@
+//! The `lockcheck` command line. `main` returns the exit status; `run`
+//! returns a `Result`, and any error is printed once, on one line.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use globset::Glob;
+
+use crate::case::{self, Case};
+use crate::exit_codes;
+use crate::expectations::Expectations;
+use crate::report::{Format, Report};
+use crate::runner::{self, RunConfig};
+use crate::target::{Embedded, External, Target};
+
+/// Update-lock conformance suite: runs every SPEC behaviour on every profile
+/// against the embedded reference supervisor or an external one.
+#[derive(Debug, Parser)]
+#[command(name = "lockcheck", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the suite and print the matrix (cases down, profiles across).
+    Run(RunArgs),
+    /// List the cases and the fault catalogue.
+    List,
+}
+
+/// `lockcheck run` flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Profile SUPERVISOR@OS to run (repeatable); default: every version gate on both sides.
+    #[arg(long = "profile", value_name = "SUP@OS")]
+    profiles: Vec<String>,
+    /// Only cases whose id or name matches this glob (repeatable), e.g. "L*" or "locking::*".
+    #[arg(long = "case", value_name = "GLOB")]
+    cases: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Write the report here (the matrix still goes to stdout).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Test an external supervisor at this URL instead of the embedded reference.
+    #[arg(long, value_name = "URL", requires = "root")]
+    target_url: Option<String>,
+    /// API key of the external supervisor.
+    #[arg(long, value_name = "KEY", requires = "target_url")]
+    api_key: Option<String>,
+    /// Host root of the external supervisor (its /mnt/root).
+    #[arg(long, value_name = "DIR", requires = "target_url")]
+    root: Option<PathBuf>,
+    /// Cells run at once (an external target always runs one at a time).
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    jobs: usize,
+    /// Re-enable a historical bug in the embedded reference (repeatable); see `lockcheck list`.
+    #[arg(long = "fault", value_enum, value_name = "NAME")]
+    faults: Vec<refsup::fault::Fault>,
+    /// Known failures of this target (TOML); only other failures fail the run.
+    #[arg(long, value_name = "FILE")]
+    expectations: Option<PathBuf>,
+    /// Seconds before a hung cell is failed.
+    #[arg(long, default_value_t = 90, value_name = "SECS")]
+    case_timeout: u64,
+    /// Also print wall time, per-case medians and U2 latencies.
+    #[arg(long)]
+    timings: bool,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The embedded programs: the reference supervisor and the fixture app.
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("refsup") => return refsup::cli::main_from(args[1..].iter().cloned()),
+        Some("fixture") => {
+            let code = fixture_app::run(args[1..].iter().cloned());
+            return ExitCode::from(u8::try_from(code).unwrap_or(1));
+        }
+        _ => {}
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::from(exit_codes::OK);
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!(
+                "lockcheck: {} (see lockcheck --help)",
+                first.trim_start_matches("error: ")
+            );
+            return ExitCode::from(exit_codes::USAGE);
+        }
+    };
+    match cli.command {
+        Command::List => {
+            list();
+            ExitCode::from(exit_codes::OK)
+        }
+        Command::Run(args) => match run(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("lockcheck: {e:#}");
+                ExitCode::from(exit_codes::USAGE)
+            }
+        },
+    }
+}
+
+fn list() {
+    for case in case::all() {
+        println!("{:<3} {:<40} {}", case.id, case.short_name(), case.title);
+    }
+    println!();
+    println!("faults (lockcheck run --fault NAME):");
+    for fault in <refsup::fault::Fault as clap::ValueEnum>::value_variants() {
+        let help = clap::ValueEnum::to_possible_value(fault)
+            .and_then(|v| v.get_help().map(|h| h.to_string()))
+            .unwrap_or_default();
+        println!("  {:<32} {}", fault.name(), help);
+    }
+}
+
+/// Cases matching the globs (all when none), erroring on a glob matching nothing.
+pub fn select_cases(globs: &[String]) -> Result<Vec<&'static Case>> {
+    let all = case::all();
+    if globs.is_empty() {
+        return Ok(all);
+    }
+    let mut chosen: Vec<&'static Case> = Vec::new();
+    for text in globs {
+        let glob = Glob::new(text)
+            .with_context(|| format!("--case '{text}' is not a valid glob"))?
+            .compile_matcher();
+        let hits: Vec<_> = all
+            .iter()
+            .filter(|c| glob.is_match(c.id) || glob.is_match(c.short_name()))
+            .collect();
+        if hits.is_empty() {
+            bail!("no case matches --case '{text}' (see lockcheck list)");
+        }
+        for c in hits {
+            if !chosen.iter().any(|x| x.id == c.id) {
+                chosen.push(c);
+            }
+        }
+    }
+    chosen.sort_by_key(|c| case::SPEC_IDS.iter().position(|id| *id == c.id));
+    Ok(chosen)
+}
+
+fn run(args: RunArgs) -> Result<u8> {
+    let cases = select_cases(&args.cases)?;
+    let mut profiles = if args.profiles.is_empty() {
+        crate::profiles::defaults()
+    } else {
+        crate::profiles::parse_all(&args.profiles)?
+    };
+    profiles.dedup();
+    let expectations = args
+        .expectations
+        .as_deref()
+        .map(Expectations::load)
+        .transpose()?;
+    if let Some(out) = &args.out {
+        // Fail before the run, not after it, and never truncate a file we cannot replace.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(out)
+            .with_context(|| format!("cannot write --out {}", out.display()))?;
+    }
+    let exe = std::env::current_exe().context("cannot find the lockcheck executable")?;
+    let faults: Vec<String> = args.faults.iter().map(|f| f.name()).collect();
+    let target: Arc<dyn Target> = match (&args.target_url, &args.root) {
+        (Some(url), Some(root)) => {
+            if !faults.is_empty() {
+                bail!("--fault works only with the embedded reference, not with --target-url");
+            }
+            if profiles.len() != 1 || args.profiles.is_empty() {
+                bail!("with --target-url give exactly one --profile: the versions the target claims to be");
+            }
+            Arc::new(External::connect(url, args.api_key.as_deref(), root)?)
+        }
+        _ => Arc::new(Embedded {
+            exe: exe.clone(),
+            faults: faults.clone(),
+        }),
+    };
+    let cfg = RunConfig {
+        profiles,
+        cases,
+        jobs: args.jobs.max(1),
+        case_timeout: Duration::from_secs(args.case_timeout.max(1)),
+        exe,
+        progress: !args.no_progress && std::io::stderr().is_terminal(),
+        faults,
+    };
+    let mut report = runner::run(target, &cfg);
+    if let Some(exp) = &expectations {
+        exp.apply(&mut report);
+        for unused in exp.unused(&report) {
+            eprintln!("lockcheck: expectations entry matched nothing: {unused}");
+        }
+    }
+    emit(&report, &args)?;
+    if args.timings {
+        print_timings(&report);
+    }
+    let summary = report.summary();
+    Ok(if summary.failed > 0 {
+        exit_codes::CASE_FAILED
+    } else {
+        exit_codes::OK
+    })
+}
+
+fn emit(report: &Report, args: &RunArgs) -> Result<()> {
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut stdout = std::io::stdout().lock();
+    match &args.out {
+        Some(out) => {
+            let text = report.render(args.format, false)?;
+            let tmp = out.with_extension("lockcheck-tmp");
+            std::fs::write(&tmp, text)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            std::fs::rename(&tmp, out)
+                .with_context(|| format!("cannot write --out {}", out.display()))?;
+            write!(stdout, "{}", report.render(Format::Human, color)?)?;
+        }
+        None => write!(
+            stdout,
+            "{}",
+            report.render(args.format, color && args.format == Format::Human)?
+        )?,
+    }
+    Ok(())
+}
+
+fn print_timings(report: &Report) {
+    println!(
+        "wall time: {:.1} s for {} cells",
+        report.wall_ms as f64 / 1000.0,
+        report.cells.len()
+    );
+    for case in &report.cases {
+        let mut ms: Vec<u64> = report
+            .cells
+            .iter()
+            .filter(|c| c.case == case.id && c.duration_ms > 0)
+            .map(|c| c.duration_ms)
+            .collect();
+        ms.sort_unstable();
+        if let Some(median) = ms.get(ms.len() / 2) {
+            println!(
+                "  {:<3} median {:>6} ms over {} cells",
+                case.id,
+                median,
+                ms.len()
+            );
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! What a case body works with: the device under test, the target state it
+//! builds, and helpers that observe only what is visible from outside (API,
+//! files under the root, the services' own logs).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use fixture_app::log::Record;
+use lockgates::{LockFile, LockLocation, Profile};
+use serde_json::{json, Value};
+
+use crate::client::Client;
+use crate::release::{self, AppRelease, Svc};
+use crate::target::{Device, DeviceOpts};
+
+/// How long a case waits for something that should happen.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The context of one running cell.
+pub struct Ctx {
+    /// The profile the target behaves as.
+    pub profile: Profile,
+    device: Box<dyn Device>,
+    /// Scratch dir of this cell (outside the device root).
+    pub work: PathBuf,
+    exe: PathBuf,
+    /// The target state the case is building.
+    pub state: release::Device,
+    releases: u32,
+    pause_file: Option<PathBuf>,
+    /// How long to watch for something that must NOT happen, when the target
+    /// does not say why an update waits.
+    pub settle: Duration,
+    /// Measurements a case reports (e.g. U2 latency), in ms.
+    pub metrics: Vec<(String, f64)>,
+}
+
+impl Ctx {
+    /// A context over a started device.
+    pub fn new(
+        profile: Profile,
+        device: Box<dyn Device>,
+        work: PathBuf,
+        exe: PathBuf,
+        opts: &DeviceOpts,
+    ) -> Ctx {
+        Ctx {
+            profile,
+            device,
+            work,
+            exe,
+            state: release::Device::default(),
+            releases: 0,
+            pause_file: opts.pause_file.clone(),
+            settle: Duration::from_millis(1500),
+            metrics: Vec::new(),
+        }
+    }
+
+    /// The API.
+    pub fn api(&self) -> &Client {
+        self.device.client()
+    }
+
+    /// The device root on this host.
+    pub fn root(&self) -> &Path {
+        self.device.root()
+    }
+
+    fn logs(&self) -> PathBuf {
+        self.work.join("logs")
+    }
+
+    // ----- paths (SPEC section 2) -----
+
+    /// Host path of `file` for `service` of `app`.
+    pub fn lock_path(&self, app: u32, service: &str, file: &LockFile) -> PathBuf {
+        match file.location {
+            LockLocation::ServiceDir => self.root().join(format!(
+                "tmp/balena-supervisor/services/{app}/{service}/{}",
+                file.name
+            )),
+            LockLocation::AppData => self
+                .root()
+                .join(format!("mnt/data/resin-data/{app}/{}", file.name)),
+        }
+    }
+
+    /// The first lock file the profile honours.
+    pub fn primary(&self) -> LockFile {
+        self.profile.lock_files()[0]
+    }
+
+    /// Host path of the primary lock of `service` of app 1.
+    pub fn primary_path(&self, service: &str) -> PathBuf {
+        let file = self.primary();
+        self.lock_path(1, service, &file)
+    }
+
+    // ----- target state -----
+
+    /// Put `app` in the target with these services at a new release.
+    pub fn set_app(&mut self, app: u32, services: &[(&str, Svc)]) {
+        self.releases += 1;
+        let release = AppRelease {
+            commit: format!("r{}", self.releases),
+            generation: format!("g{}", self.releases),
+            services: services
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.clone()))
+                .collect(),
+        };
+        self.state.apps.insert(app, release);
+    }
+
+    /// A new release of `app` whose services all change (they restart).
+    pub fn bump(&mut self, app: u32) {
+        self.releases += 1;
+        let release = self.state.apps.get_mut(&app).expect("app in state");
+        release.commit = format!("r{}", self.releases);
+        release.generation = format!("g{}", self.releases);
+    }
+
+    /// A new release of `app` in which no service changes (metadata only).
+    pub fn bump_metadata(&mut self, app: u32) {
+        self.releases += 1;
+        let release = self.state.apps.get_mut(&app).expect("app in state");
+        release.commit = format!("r{}", self.releases);
+    }
+
+    /// Send the target state; the target must accept it.
+    pub fn deploy(&mut self) -> Result<()> {
+        let body = self.state.to_json(&self.exe, &self.logs());
+        std::fs::create_dir_all(self.logs())?;
+        let (status, reply) = self.api().post("/v2/local/target-state", &body)?;
+        ensure!(
+            status == 200,
+            "target state refused: HTTP {status}: {reply}"
+        );
+        Ok(())
+    }
+
+    /// One app with one idle service `main`, deployed and running.
+    pub fn start_simple(&mut self) -> Result<()> {
+        self.set_app(1, &[("main", Svc::idle())]);
+        self.deploy()?;
+        self.wait_applied()
+    }
+
+    // ----- observing -----
+
+    /// `GET /v1/device`.
+    pub fn device_info(&self) -> Result<Value> {
+        self.api().get("/v1/device")
+    }
+
+    /// The target's boot count (a reference extension of /v1/device).
+    pub fn boot_count(&self) -> Result<u64> {
+        self.device_info()?["boot_count"]
+            .as_u64()
+            .context("/v1/device has no boot_count")
+    }
+
+    /// Containers from /v2/state/status.
+    pub fn containers(&self) -> Result<Vec<Value>> {
+        Ok(self.api().get("/v2/state/status")?["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Whether every service of every app in the state runs at its target
+    /// commit (and nothing else of those apps runs).
+    pub fn is_applied(&self) -> Result<bool> {
+        let containers = self.containers()?;
+        for (id, app) in &self.state.apps {
+            for name in app.services.keys() {
+                let ok = containers.iter().any(|c| {
+                    c["appId"] == json!(id)
+                        && c["serviceName"] == json!(name)
+                        && c["commit"] == json!(app.commit)
+                        && c["status"] == "Running"
+                });
+                if !ok {
+                    return Ok(false);
+                }
+            }
+            let extra = containers.iter().any(|c| {
+                c["appId"] == json!(id)
+                    && !app
+                        .services
+                        .contains_key(c["serviceName"].as_str().unwrap_or_default())
+            });
+            if extra {
+                return Ok(false);
+            }
+        }
+        let gone = containers.iter().any(|c| {
+            c["appId"]
+                .as_u64()
+                .is_some_and(|id| !self.state.apps.contains_key(&(id as u32)))
+        });
+        Ok(!gone && self.device_info()?["update_pending"] == false)
+    }
+
+    /// Wait until the target state is applied.
+    pub fn wait_applied(&self) -> Result<()> {
+        self.wait_for("the target state to be applied", || {
+            self.is_applied().map(|ok| ok.then_some(()))
+        })
+    }
+
+    /// Wait until `f` yields a value; errors from `f` end the wait.
+    pub fn wait_for<T>(&self, what: &str, mut f: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+        let deadline = Instant::now() + EVENT_TIMEOUT;
+        loop {
+            if let Some(v) = f()? {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "timed out after {}s waiting for {what}",
+                    EVENT_TIMEOUT.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(15));
+        }
+    }
+
+    /// Wait until the target has finished a whole reconcile pass that began
+    /// after this call (the reference counts passes in /v1/device); a target
+    /// without the counters is watched for the settle window instead.
+    pub fn settled(&self) -> Result<()> {
+        let dev = self.device_info()?;
+        let Some(started) = dev["reconcile_passes_started"].as_u64() else {
+            std::thread::sleep(self.settle);
+            return Ok(());
+        };
+        self.api().post("/v1/update", &json!({}))?;
+        self.wait_for("a reconcile pass", || {
+            let finished = self.device_info()?["reconcile_passes_finished"]
+                .as_u64()
+                .unwrap_or(0);
+            Ok((finished > started).then_some(()))
+        })
+    }
+
+    /// Settle, then require the update to be pending, not applied.
+    pub fn wait_pending(&self) -> Result<()> {
+        self.settled()?;
+        ensure!(
+            !self.is_applied()?,
+            "expected the update to stay pending, but it was applied"
+        );
+        ensure!(
+            self.device_info()?["update_pending"] == true,
+            "expected update_pending to be true"
+        );
+        Ok(())
+    }
+
+    /// Set (or with `None` remove) an environment variable of a service.
+    pub fn set_env(&mut self, app: u32, service: &str, key: &str, value: Option<&str>) {
+        let svc = self
+            .state
+            .apps
+            .get_mut(&app)
+            .and_then(|a| a.services.get_mut(service))
+            .expect("service in state");
+        match value {
+            Some(v) => svc.env.insert(key.into(), v.into()),
+            None => svc.env.remove(key),
+        };
+    }
+
+    /// Set (or remove) a config var.
+    pub fn set_config(&mut self, key: &str, value: Option<&str>) {
+        match value {
+            Some(v) => self.state.config.insert(key.into(), v.into()),
+            None => self.state.config.remove(key),
+        };
+    }
+
+    /// The records the fixture of `service` of `app` logged.
+    pub fn records(&self, app: u32, service: &str) -> Result<Vec<Record>> {
+        fixture_app::log::read(&release::log_path(&self.logs(), app, service))
+    }
+
+    /// How many SIGTERMs the service's processes have received so far.
+    pub fn sigterms(&self, app: u32, service: &str) -> Result<usize> {
+        Ok(self
+            .records(app, service)?
+            .iter()
+            .filter(|r| r.ev == "sigterm")
+            .count())
+    }
+
+    /// SIGTERM counts of every service of the state, to compare later.
+    pub fn kill_snapshot(&self) -> Result<Vec<((u32, String), usize)>> {
+        let mut out = Vec::new();
+        for (id, app) in &self.state.apps {
+            for name in app.services.keys() {
+                out.push(((*id, name.clone()), self.sigterms(*id, name)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fail if any service of `app` got a SIGTERM since `before`.
+    pub fn ensure_not_killed(&self, before: &[((u32, String), usize)], app: u32) -> Result<()> {
+        for ((id, name), count) in before {
+            if *id == app {
+                let now = self.sigterms(*id, name)?;
+                ensure!(
+                    now == *count,
+                    "expected no service of app {app} killed while locked, but {name} got SIGTERM"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    // ----- locks -----
+
+    /// Take a lock as an app should (exclusive create), creating the dir.
+    pub fn user_lock(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let lock = updatelock::take(path, &updatelock::TakeOptions::default())?;
+        std::mem::forget(lock);
+        Ok(())
+    }
+
+    /// Remove a lock entry (file, symlink or empty dir).
+    pub fn release_lock(&self, path: &Path) -> Result<()> {
+        updatelock::release(path)?;
+        Ok(())
+    }
+
+    /// Whether anything is at `path` (lstat).
+    pub fn held(&self, path: &Path) -> bool {
+        updatelock::is_held(path).unwrap_or(false)
+    }
+
+    /// Run the real `touch` on `path`.
+    pub fn touch(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let status = std::process::Command::new("touch")
+            .arg(path)
+            .status()
+            .context("running touch")?;
+        ensure!(status.success(), "touch {} failed", path.display());
+        Ok(())
+    }
+
+    // ----- supervisor control -----
+
+    /// The file the paused supervisor creates.
+    pub fn pause_file(&self) -> Result<&Path> {
+        self.pause_file
+            .as_deref()
+            .context("this case runs without the pause hook")
+    }
+
+    /// Wait until the supervisor pauses between taking locks and killing.
+    pub fn wait_paused(&self) -> Result<()> {
+        let file = self.pause_file()?.to_path_buf();
+        self.wait_for("the supervisor to pause after taking its locks", || {
+            Ok(file.exists().then_some(()))
+        })
+    }
+
+    /// Let a paused supervisor go on.
+    pub fn resume(&self) -> Result<()> {
+        std::fs::remove_file(self.pause_file()?).context("removing the pause file")
+    }
+
+    /// Crash the supervisor (SIGKILL) and start it again, with or without
+    /// the pause hook.
+    pub fn restart_supervisor(&mut self, pause: bool) -> Result<()> {
+        let opts = DeviceOpts {
+            pause_file: if pause { self.pause_file.clone() } else { None },
+        };
+        self.device.restart(&opts)
+    }
+
+    /// `POST` with a `{"force": force}` body; returns the status.
+    pub fn post_force(&self, path: &str, force: bool) -> Result<u16> {
+        Ok(self.api().post(path, &json!({"force": force}))?.0)
+    }
+}

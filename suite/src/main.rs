@@ -1,0 +1,5 @@
+//! The `lockcheck` binary: see `lockcheck --help`.
+
+fn main() -> std::process::ExitCode {
+    lockcheck::cli::main()
+}

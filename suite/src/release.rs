@@ -1,0 +1,115 @@
+//! Building target states for cases: apps, releases and fixture services.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+/// One service of a release.
+#[derive(Debug, Clone)]
+pub struct Svc {
+    /// Extra fixture-app arguments (lock method, paths ...).
+    pub fixture_args: Vec<String>,
+    /// Environment.
+    pub env: BTreeMap<String, String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// uid.
+    pub user: Option<u32>,
+}
+
+impl Svc {
+    /// A service that takes no lock and idles until killed.
+    pub fn idle() -> Svc {
+        Svc {
+            fixture_args: vec!["--method".into(), "none".into()],
+            env: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            user: None,
+        }
+    }
+
+    /// A service running fixture-app with these arguments.
+    pub fn fixture(args: &[&str]) -> Svc {
+        Svc {
+            fixture_args: args.iter().map(|s| s.to_string()).collect(),
+            ..Svc::idle()
+        }
+    }
+
+    /// With an update strategy label.
+    pub fn strategy(mut self, strategy: &str) -> Svc {
+        self.labels
+            .insert("io.balena.update.strategy".into(), strategy.into());
+        self
+    }
+
+    /// With an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Svc {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// One app at one release.
+#[derive(Debug, Clone)]
+pub struct AppRelease {
+    /// Release commit.
+    pub commit: String,
+    /// The version of the service programs: services restart when it
+    /// changes; a release with the same generation is metadata-only.
+    pub generation: String,
+    /// Services by name.
+    pub services: BTreeMap<String, Svc>,
+}
+
+/// A whole device target.
+#[derive(Debug, Clone, Default)]
+pub struct Device {
+    /// Config vars.
+    pub config: BTreeMap<String, String>,
+    /// Apps by id.
+    pub apps: BTreeMap<u32, AppRelease>,
+}
+
+impl Device {
+    /// The JSON body of `POST /v2/local/target-state`. Services run
+    /// `exe fixture ...` logging to `logs/<app>-<service>.log`.
+    pub fn to_json(&self, exe: &Path, logs: &Path) -> Value {
+        let mut apps = serde_json::Map::new();
+        for (id, app) in &self.apps {
+            let mut services = serde_json::Map::new();
+            for (name, svc) in &app.services {
+                let mut command = vec![
+                    exe.display().to_string(),
+                    "fixture".to_string(),
+                    "--log".to_string(),
+                    log_path(logs, *id, name).display().to_string(),
+                    "--tag".to_string(),
+                    app.generation.clone(),
+                ];
+                command.extend(svc.fixture_args.iter().cloned());
+                let mut s = json!({
+                    "image": format!("fixture-app:{}", app.generation),
+                    "command": command,
+                    "environment": svc.env,
+                    "labels": svc.labels,
+                });
+                if let Some(uid) = svc.user {
+                    s["user"] = json!(uid.to_string());
+                }
+                services.insert(name.clone(), s);
+            }
+            apps.insert(
+                id.to_string(),
+                json!({"name": format!("app{id}"), "commit": app.commit, "releaseId": 1, "services": services}),
+            );
+        }
+        json!({"local": {"name": "lockcheck", "config": self.config, "apps": apps}})
+    }
+}
+
+/// Where the fixture of `service` of `app` logs.
+pub fn log_path(logs: &Path, app: u32, service: &str) -> PathBuf {
+    logs.join(format!("{app}-{service}.log"))
+}
