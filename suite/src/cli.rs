@@ -215,7 +215,7 @@ fn run(args: RunArgs) -> Result<u8> {
     if let Some(exp) = &expectations {
         exp.apply(&mut report);
         for unused in exp.unused(&report) {
-            eprintln!("lockcheck: expectations entry matched nothing: {unused}");
+            eprintln!("lockcheck: {unused}");
         }
     }
     emit(&report, &args)?;

@@ -218,7 +218,10 @@ fn human_lists_failures_unexpected_passes_and_faults() {
         .expect("an XPASS line");
     assert!(xpass.contains(&format!("L6 on {P_NEW}")), "{xpass}");
     assert!(
-        out.lines().any(|l| l == "faults: symlinks-followed"),
+        out.lines().any(|l| l == "faults: symlinks-followed")
+            && out
+                .lines()
+                .any(|l| l == "target: embedded reference (process runtime)"),
         "{out}"
     );
     // The matrix: header with the profiles, one row per case.

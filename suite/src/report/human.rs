@@ -286,7 +286,7 @@ fn legend(out: &mut String, report: &Report, haz: bool) {
 }
 
 /// One line per failing cell, then per expected failure, then the unexpected
-/// passes and the faults.
+/// passes, the target and the faults.
 fn failures(out: &mut String, report: &Report, color: bool) {
     let listed = report.cells.iter().filter(|c| Shown::of(c) == Shown::Fail);
     let expected = report
@@ -323,20 +323,20 @@ fn failures(out: &mut String, report: &Report, color: bool) {
             xpass.join(", ")
         );
     }
+    let _ = writeln!(out, "target: {}", report.target);
     if !report.faults.is_empty() {
         let _ = writeln!(out, "faults: {}", report.faults.join(", "));
     }
 }
 
 /// The line before the summary: cells, wall time and the counts the summary
-/// line leaves out.
+/// line leaves out (hazards, expected failures, unexpected passes).
 fn extra_counts(report: &Report, s: &super::Summary) -> String {
     let mut line = format!(
-        "{} cells ({} cases x {} profiles) against {} in {:.1} s",
+        "{} cells ({} cases x {} profiles) in {:.1} s",
         report.cells.len(),
         report.cases.len(),
         report.profiles.len(),
-        report.target,
         report.wall_ms as f64 / 1000.0
     );
     let plural =

@@ -126,7 +126,7 @@ impl Engine {
         }
         let held = if needs_locks {
             let paths = self.lock_paths(app_id, &plan.lock_services);
-            match self.take_locks(paths, ignore_locks) {
+            match self.take_locks(app_id, paths, ignore_locks) {
                 Ok(held) => Some(held),
                 Err(blocked) => {
                     self.set_blocked(
@@ -213,8 +213,10 @@ impl Engine {
         for old in plan.killed() {
             let name = old.spec.service.clone();
             let paths = self.lock_paths(app_id, std::iter::once(&name));
-            match self.take_locks(paths, force) {
+            match self.take_locks(app_id, paths, force) {
                 Ok(held) => {
+                    self.pause_after_lock(&format!("app {app_id} service {name}"))
+                        .await;
                     self.runtime.stop(&old.id, self.cfg.stop_grace).await?;
                     held.release()?;
                 }

@@ -6,6 +6,9 @@ use crate::locking::{Blocked, HeldLocks, TakeAll};
 
 use super::Engine;
 
+/// The `take_locks` key of device-wide operations (reboot, host config).
+pub(crate) const DEVICE_OP: u32 = u32::MAX;
+
 impl Engine {
     /// Every lock path of `services` of `app_id` under this profile, in take
     /// order (per service, then the app-wide `/data` lock once).
@@ -41,14 +44,21 @@ impl Engine {
             .cloned()
     }
 
-    /// Take every path, all or nothing; `force` removes user locks first.
+    /// Take every path, all or nothing, by exclusive create; `force` removes
+    /// user locks first. `key` names the operation (an app id, or
+    /// [`DEVICE_OP`]): after a blocked take, later takes under the same key
+    /// only re-check the path that blocked it until it is released, so a
+    /// blocked update is retried without churning the lock dirs (whose
+    /// inotify events would otherwise wake the reconciler forever).
     pub(crate) fn take_locks(
         &self,
+        key: u32,
         paths: Vec<PathBuf>,
         force: bool,
     ) -> Result<HeldLocks, Blocked> {
-        if !force {
-            if let Some(path) = self.first_held(&paths) {
+        let remembered = self.shared.lock().unwrap().blockers.get(&key).cloned();
+        if let Some(path) = remembered.filter(|p| !force && paths.contains(p)) {
+            if self.rules.is_held(&path).unwrap_or(true) {
                 return Err(Blocked {
                     path,
                     reason: "lock is held".into(),
@@ -60,7 +70,13 @@ impl Engine {
                 ensure_lock_dir(dir);
             }
         }
-        TakeAll::new(paths, self.rules.clone(), force).run()
+        let result = TakeAll::new(paths, self.rules.clone(), force).run();
+        let mut shared = self.shared.lock().unwrap();
+        match &result {
+            Ok(_) => shared.blockers.remove(&key),
+            Err(b) => shared.blockers.insert(key, b.path.clone()),
+        };
+        result
     }
 
     /// L3 test hook: announce that locks are held and wait for the go-ahead.

@@ -59,6 +59,7 @@ struct Shared {
     force_pending: bool,
     blocked: BTreeMap<u32, String>,
     reboot_blocked: Option<String>,
+    blockers: BTreeMap<u32, std::path::PathBuf>,
 }
 
 /// One running reference supervisor.

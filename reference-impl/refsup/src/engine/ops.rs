@@ -67,7 +67,7 @@ impl Engine {
         let names: BTreeSet<String> = containers.iter().map(|c| c.spec.service.clone()).collect();
         let force = force || self.override_on(&self.target(), None);
         let held: HeldLocks = self
-            .take_locks(self.lock_paths(app_id, &names), force)
+            .take_locks(app_id, self.lock_paths(app_id, &names), force)
             .map_err(|b| self.locked(b))?;
         self.pause_after_lock(&format!("restart of app {app_id}"))
             .await;
@@ -114,7 +114,10 @@ impl Engine {
         let mut held = None;
         if checks {
             if profile.host_config_takes_locks() {
-                held = Some(self.take_locks(paths, false).map_err(|b| self.locked(b))?);
+                held = Some(
+                    self.take_locks(super::lock_paths::DEVICE_OP, paths, false)
+                        .map_err(|b| self.locked(b))?,
+                );
             } else if let Some(path) = self.first_held(&paths) {
                 return Err(self.locked(crate::locking::Blocked {
                     path,

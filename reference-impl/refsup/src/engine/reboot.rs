@@ -40,7 +40,7 @@ impl Engine {
         for (app_id, names) in &services {
             paths.extend(self.lock_paths(*app_id, names));
         }
-        self.take_locks(paths, false)
+        self.take_locks(super::lock_paths::DEVICE_OP, paths, false)
             .map(Some)
             .map_err(|b| OpError::Locked {
                 status: self.cfg.profile.locked_reboot_status(),
