@@ -133,7 +133,8 @@ pub fn run(s: &Scenario) -> Result<(), String> {
 /// Run `s` with the lock rules of `profile` bent by `faults`, judged by
 /// what `profile` promises (so a fault shows up as a broken invariant).
 pub fn run_with(s: &Scenario, profile: &Profile, faults: &Faults) -> Result<(), String> {
-    let mut race = Race::new(s.services, profile, faults).map_err(|e| format!("{profile}: setup: {e}"))?;
+    let mut race =
+        Race::new(s.services, profile, faults).map_err(|e| format!("{profile}: setup: {e}"))?;
     for (i, op) in s.ops.iter().take(MAX_OPS).enumerate() {
         race.op(*op)
             .map_err(|e| format!("{profile}: op {i} {op:?}: {e}"))?;
@@ -171,13 +172,13 @@ impl Entry {
 
 fn kind_name(kind: FileType) -> &'static str {
     if kind.is_file() {
-        "a regular file"
+        "regular file"
     } else if kind.is_dir() {
-        "a directory"
+        "directory"
     } else if kind.is_symlink() {
-        "a symlink"
+        "symlink"
     } else {
-        "a special file"
+        "special file"
     }
 }
 
@@ -300,9 +301,10 @@ impl Race {
             | Op::UserRelease { svc, file }
             | Op::UserTouch { svc, file }
             | Op::UserMkdir { svc, file }
-            | Op::UserSymlink { svc, file, .. } => {
-                (usize::from(svc) % self.services, usize::from(file) % FILES.len())
-            }
+            | Op::UserSymlink { svc, file, .. } => (
+                usize::from(svc) % self.services,
+                usize::from(file) % FILES.len(),
+            ),
             _ => return,
         };
         let path = &self.slots[svc * FILES.len() + file];
@@ -310,10 +312,8 @@ impl Race {
             Op::UserTake { .. } => {
                 let _ = updatelock::take(path, &TakeOptions::default());
             }
-            Op::UserRelease { .. } => {
-                if self.origin.get(path) == Some(&Origin::User) {
-                    let _ = updatelock::release(path);
-                }
+            Op::UserRelease { .. } if self.origin.get(path) == Some(&Origin::User) => {
+                let _ = updatelock::release(path);
             }
             Op::UserTouch { .. } => {
                 let _ = touch(path);
@@ -326,7 +326,9 @@ impl Race {
                     return;
                 }
                 let suffix = if dangling { "-dangling" } else { "" };
-                let target = self.outside.join(format!("svc{svc}-{}{suffix}", FILES[file]));
+                let target = self
+                    .outside
+                    .join(format!("svc{svc}-{}{suffix}", FILES[file]));
                 if !dangling {
                     let _ = touch(&target);
                 }
@@ -410,7 +412,7 @@ impl Race {
             };
             if !entry.kind.is_file() || entry.uid != self.rules.owner.uid {
                 return Err(format!(
-                    "(a) the supervisor created {} as {} owned by uid {}, not a regular file owned by uid {}",
+                    "(a) the supervisor created {} as a {} owned by uid {}, not a regular file owned by uid {}",
                     path.display(),
                     kind_name(entry.kind),
                     entry.uid,
@@ -433,14 +435,21 @@ impl Race {
     }
 
     /// (b) for what the supervisor removed.
-    fn check_removed(&self, removed: &[(PathBuf, Entry, Origin)], force: bool) -> Result<(), String> {
+    fn check_removed(
+        &self,
+        removed: &[(PathBuf, Entry, Origin)],
+        force: bool,
+    ) -> Result<(), String> {
         for (path, entry, origin) in removed {
             let whose = match origin {
                 Origin::Supervisor => continue,
                 Origin::User => "the user's",
                 Origin::Orphan => "a crashed supervisor's",
                 Origin::Fixture => {
-                    return Err(format!("(b) the supervisor removed the fixture {}", path.display()))
+                    return Err(format!(
+                        "(b) the supervisor removed the fixture {}",
+                        path.display()
+                    ))
                 }
             };
             if !force {
@@ -490,14 +499,19 @@ impl Race {
                 Some(Origin::Supervisor) => true,
                 // Links followed (before 16.2.9): the supervisor holds the
                 // target of the user's dangling link.
-                Some(Origin::User) => !self.symlink_held && entry.is_some_and(|e| e.kind.is_symlink()),
+                Some(Origin::User) => {
+                    !self.symlink_held && entry.is_some_and(|e| e.kind.is_symlink())
+                }
                 _ => false,
             };
             if !ok {
                 return Err(format!(
                     "(a) Acquired, but {} is {} made by {:?}",
                     path.display(),
-                    entry.map_or("missing", |e| kind_name(e.kind)),
+                    entry.map_or("missing".to_string(), |e| format!(
+                        "a {}",
+                        kind_name(e.kind)
+                    )),
                     self.origin.get(path)
                 ));
             }
@@ -525,7 +539,9 @@ impl Race {
         if left.is_empty() {
             Ok(())
         } else {
-            Err(format!("{when}: the supervisor's entries {left:?} are left behind"))
+            Err(format!(
+                "{when}: the supervisor's entries {left:?} are left behind"
+            ))
         }
     }
 

@@ -31,9 +31,19 @@ pub fn check_target_state(bytes: &[u8]) -> Result<(), String> {
         for name in app.services.keys() {
             stays_under(root, &root.join(name), "service name", name)?;
             let lock_dir = layout.service_lock_dir(app_id, name);
-            stays_under(&layout.services_lock_root(), &lock_dir, "service name", name)?;
+            stays_under(
+                &layout.services_lock_root(),
+                &lock_dir,
+                "service name",
+                name,
+            )?;
             for file in LockFile::ALL {
-                stays_under(root, &layout.lock_path(app_id, name, &file), "service name", name)?;
+                stays_under(
+                    root,
+                    &layout.lock_path(app_id, name, &file),
+                    "service name",
+                    name,
+                )?;
             }
         }
     }
@@ -54,7 +64,10 @@ fn stays_under(base: &Path, path: &Path, what: &str, name: &str) -> Result<(), S
             base.display()
         )
     })?;
-    match rest.components().find(|c| !matches!(c, Component::Normal(_))) {
+    match rest
+        .components()
+        .find(|c| !matches!(c, Component::Normal(_)))
+    {
         None => Ok(()),
         Some(c) => Err(format!(
             "{what} {name:?} puts {c:?} into {} under {}",

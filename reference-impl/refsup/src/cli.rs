@@ -91,10 +91,15 @@ where
         }
         Err(e) => {
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
+            // clap's first paragraph on one line (it may name missing flags below).
+            let para: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
             eprintln!(
                 "refsup: {} (see refsup --help)",
-                first.trim_start_matches("error: ")
+                para.join(" ").trim_start_matches("error: ")
             );
             return ExitCode::from(EXIT_USAGE);
         }

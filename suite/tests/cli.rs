@@ -1,0 +1,297 @@
+//! The lockcheck CLI: usage errors, output files, the CI gate with an
+//! expectations file, pointing the suite at an external supervisor, and a
+//! hung target.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use common::{lockcheck, usage_error, Standalone};
+
+#[test]
+fn usage_errors_are_one_line_and_exit_2() {
+    usage_error(&["run", "--profile", "banana"], "banana");
+    usage_error(
+        &["run", "--profile", "17.3.5@1.26.0"],
+        "unsupported profile",
+    );
+    usage_error(&["run", "--case", "Z9"], "no case matches --case 'Z9'");
+    usage_error(
+        &["run", "--case", "[", "--profile", "17.3.5@5.1.0"],
+        "not a valid glob",
+    );
+    usage_error(&["run", "--format", "pdf"], "pdf");
+    usage_error(&["run", "--fault", "nonsense"], "nonsense");
+    usage_error(
+        &[
+            "run",
+            "--out",
+            "/nonexistent-dir/report.xml",
+            "--case",
+            "L1",
+            "--profile",
+            "17.3.5@5.1.0",
+        ],
+        "/nonexistent-dir/report.xml",
+    );
+    usage_error(
+        &[
+            "run",
+            "--target-url",
+            "http://127.0.0.1:9",
+            "--root",
+            "/tmp",
+            "--profile",
+            "17.3.5@5.1.0",
+        ],
+        "unreachable",
+    );
+    usage_error(&["run", "--target-url", "http://127.0.0.1:9"], "--root");
+    usage_error(
+        &["run", "--expectations", "/nonexistent.toml"],
+        "/nonexistent.toml",
+    );
+    usage_error(&["frobnicate"], "frobnicate");
+}
+
+#[test]
+fn wrong_api_key_and_misused_flags_against_an_external_target() {
+    let sup = Standalone::start("17.3.5@5.1.0", &["--api-key", "right"]);
+    let root = sup.root().to_str().unwrap().to_string();
+    usage_error(
+        &[
+            "run",
+            "--target-url",
+            &sup.url,
+            "--api-key",
+            "wrong",
+            "--root",
+            &root,
+            "--profile",
+            "17.3.5@5.1.0",
+        ],
+        "API key",
+    );
+    usage_error(
+        &[
+            "run",
+            "--target-url",
+            &sup.url,
+            "--api-key",
+            "right",
+            "--root",
+            &root,
+        ],
+        "exactly one --profile",
+    );
+    usage_error(
+        &[
+            "run",
+            "--target-url",
+            &sup.url,
+            "--api-key",
+            "right",
+            "--root",
+            &root,
+            "--profile",
+            "17.3.5@5.1.0",
+            "--fault",
+            "force-sticks",
+        ],
+        "--fault works only",
+    );
+}
+
+#[test]
+fn the_suite_runs_against_an_external_supervisor() {
+    let sup = Standalone::start("17.3.5@5.1.0", &["--api-key", "k"]);
+    let root = sup.root().to_str().unwrap().to_string();
+    let (code, out, err) = lockcheck(&[
+        "run",
+        "--target-url",
+        &sup.url,
+        "--api-key",
+        "k",
+        "--root",
+        &root,
+        "--profile",
+        "17.3.5@5.1.0",
+        "--case",
+        "L1",
+        "--case",
+        "L4",
+        "--case",
+        "U*",
+        "--case",
+        "O4",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(&format!("external supervisor at {}", sup.url)),
+        "{out}"
+    );
+    let l4 = out.lines().find(|l| l.starts_with("L4")).unwrap();
+    assert!(
+        l4.contains("n/a"),
+        "L4 needs the pause hook, which an external target lacks: {l4}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("U2") && l.contains("pass")),
+        "{out}"
+    );
+    assert_eq!(
+        out.trim().lines().last().unwrap(),
+        "7 passed, 0 failed, 1 skipped",
+        "{out}"
+    );
+}
+
+#[test]
+fn out_files_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    for (format, check) in [
+        ("junit", "<testsuites"),
+        ("html", "<html"),
+        ("json", "\"cells\""),
+        ("human", "passed, 0 failed"),
+    ] {
+        let out = dir.path().join(format!("report.{format}"));
+        let (code, stdout, err) = lockcheck(&[
+            "run",
+            "--case",
+            "L2",
+            "--case",
+            "P4",
+            "--profile",
+            "17.3.5@5.1.0",
+            "--profile",
+            "2.8.2@1.20.0",
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains(check), "{format}: {text}");
+        assert!(
+            stdout.contains("L2 touch counts"),
+            "the matrix still goes to stdout"
+        );
+    }
+    let junit = dir.path().join("report.junit");
+    let status = std::process::Command::new("python3")
+        .args(["-c", "import sys, xml.etree.ElementTree as t; r = t.parse(sys.argv[1]).getroot(); assert len(r.findall('.//testcase')) == 4, 'testcases'", junit.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "JUnit XML must parse with 4 testcases");
+}
+
+#[test]
+fn an_expectations_file_gates_only_on_regressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        "run",
+        "--profile",
+        "17.3.5@5.1.0",
+        "--fault",
+        "follow-symlinks",
+        "--case",
+        "L6",
+        "--case",
+        "L2",
+    ];
+    let (code, out, _) = lockcheck(&base);
+    assert_eq!(
+        code, 1,
+        "the fault fails the run without expectations: {out}"
+    );
+    let known = dir.path().join("known.toml");
+    std::fs::write(
+        &known,
+        "[[known-failure]]\ncase = \"L6\"\nreason = \"symlinks followed\"\n",
+    )
+    .unwrap();
+    let mut args = base.to_vec();
+    args.extend(["--expectations", known.to_str().unwrap()]);
+    let (code, out, err) = lockcheck(&args);
+    assert_eq!(
+        code, 0,
+        "a known failure does not fail the gate: {out}{err}"
+    );
+    assert!(out.contains("xfail"), "{out}");
+    // The same file against a reference without the bug: an unexpected pass, reported.
+    let (code, out, _) = lockcheck(&[
+        "run",
+        "--profile",
+        "17.3.5@5.1.0",
+        "--case",
+        "L6",
+        "--expectations",
+        known.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("XPASS"), "unexpected pass reported: {out}");
+}
+
+/// A target that answers /v1/device and then never answers again.
+fn hanging_target() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            if first.starts_with("GET /v1/device") {
+                let body = "{\"update_pending\":false}";
+                let mut s = stream;
+                let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}", body.len());
+            } else {
+                held.push(stream); // never answer
+            }
+        }
+    });
+    url
+}
+
+#[test]
+fn a_hung_target_fails_each_case_with_a_timeout_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = hanging_target();
+    let (code, out, err) = lockcheck(&[
+        "run",
+        "--target-url",
+        &url,
+        "--root",
+        dir.path().to_str().unwrap(),
+        "--profile",
+        "17.3.5@5.1.0",
+        "--case",
+        "L1",
+        "--case",
+        "L2",
+        "--case-timeout",
+        "2",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(
+        out.matches("timed out after 2s").count(),
+        2,
+        "both cases reported as timed out: {out}"
+    );
+}
+
+#[test]
+fn list_shows_cases_and_faults() {
+    let (code, out, _) = lockcheck(&["list"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("L1") && out.contains("locking::l1_exclusive"),
+        "{out}"
+    );
+    assert!(out.contains("kill-before-all-locks"), "{out}");
+}
