@@ -280,4 +280,19 @@ fn print_timings(report: &Report) {
             );
         }
     }
+    let mut u2: Vec<f64> = report
+        .cells
+        .iter()
+        .filter_map(|c| c.metrics.get("u2_latency_ms").copied())
+        .collect();
+    u2.sort_by(f64::total_cmp);
+    if !u2.is_empty() {
+        let pick = |q: f64| u2[((u2.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "U2 latency (lock removed -> new release running) over {} cells: p50 {:.0} ms, p99 {:.0} ms",
+            u2.len(),
+            pick(0.5),
+            pick(0.99)
+        );
+    }
 }

@@ -110,6 +110,7 @@ fn cell(
         expected_failure: false,
         unexpected_pass: false,
         duration_ms: ms,
+        metrics: Default::default(),
     }
 }
 
@@ -162,13 +163,7 @@ pub fn run_cell(
             let detail =
                 (promised == Promise::Hazard).then(|| "documented hazard reproduced".to_string());
             let mut c = cell(case, profile, promised, outcome, detail, ms());
-            if !metrics.is_empty() {
-                let m: Vec<String> = metrics.iter().map(|(k, v)| format!("{k}={v:.1}")).collect();
-                c.detail = Some(match c.detail {
-                    Some(d) => format!("{d}; {}", m.join(", ")),
-                    None => m.join(", "),
-                });
-            }
+            c.metrics = metrics.into_iter().collect();
             c
         }
         Ok(Err(e)) => cell(

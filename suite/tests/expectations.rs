@@ -16,6 +16,7 @@ fn cell(case: &str, profile: &str, outcome: Outcome) -> Cell {
         expected_failure: false,
         unexpected_pass: false,
         duration_ms: 1,
+        metrics: Default::default(),
     }
 }
 

@@ -35,6 +35,7 @@ fn cell(case: &str, profile: &str, outcome: Outcome, detail: Option<&str>) -> Ce
         expected_failure: false,
         unexpected_pass: false,
         duration_ms: 250,
+        metrics: Default::default(),
     }
 }
 

@@ -56,6 +56,9 @@ pub struct Cell {
     pub unexpected_pass: bool,
     /// Wall time of the cell in milliseconds.
     pub duration_ms: u64,
+    /// Measurements the case took, e.g. `u2_latency_ms`.
+    #[serde(default)]
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 impl Cell {
