@@ -89,3 +89,36 @@ fn a_crashed_supervisor_adopts_its_services_and_keeps_its_target() {
     assert_eq!(dev["boot_count"], 1, "a supervisor restart is not a reboot");
     let _ = std::fs::remove_dir_all(root.parent().unwrap());
 }
+
+#[test]
+fn sigterm_ends_a_pause_and_stops_every_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let pause = dir.path().join("pause");
+    let mut r = Refsup::start(PROFILE, &["--pause-after-lock", pause.to_str().unwrap()]);
+    r.post(
+        "/v2/local/target-state",
+        &target("aaa", &[("main", &["sleep", "1000"])]),
+    );
+    let (_, _, pid) = wait_for(20, "release aaa running", || {
+        service(&r, "main").filter(|(c, st, _)| c == "aaa" && st == "Running")
+    });
+    r.post(
+        "/v2/local/target-state",
+        &target("bbb", &[("main", &["sleep", "1001"])]),
+    );
+    wait_for(20, "the pause after taking locks", || {
+        pause.exists().then_some(())
+    });
+    unsafe { libc::kill(r.child.id() as i32, libc::SIGTERM) };
+    let status = r.child.wait().unwrap();
+    assert!(
+        status.success(),
+        "refsup exits cleanly on SIGTERM even while paused: {status}"
+    );
+    let pid = pid.unwrap() as i32;
+    assert_eq!(
+        unsafe { libc::kill(pid, 0) },
+        -1,
+        "the service process {pid} was stopped"
+    );
+}

@@ -92,7 +92,7 @@ impl Engine {
             "paused after taking locks for {what}; remove {} to go on",
             file.display()
         );
-        while file.exists() {
+        while file.exists() && !self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }

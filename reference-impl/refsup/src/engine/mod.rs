@@ -76,6 +76,7 @@ pub struct Engine {
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
     powered_off: Notify,
     passes: PassCounters,
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Reconcile passes started and finished, so a client can wait for a whole
@@ -112,6 +113,7 @@ impl Engine {
             watcher: Mutex::new(None),
             powered_off: Notify::new(),
             passes: PassCounters::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         });
         engine.boot().await?;
         Ok(engine)
@@ -189,6 +191,9 @@ impl Engine {
 
     /// Stop every service (used on a graceful refsup exit).
     pub async fn stop_all_services(&self) {
+        // A paused operation would hold the device lock forever: end the pause.
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let _device = self.device_op.write().await;
         self.stop_everything().await;
     }
