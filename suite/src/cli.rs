@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the suite and print the matrix (cases down, profiles across).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the cases and the fault catalogue.
     List,
 }
@@ -117,7 +117,7 @@ pub fn main() -> ExitCode {
             list();
             ExitCode::from(exit_codes::OK)
         }
-        Command::Run(args) => match run(args) {
+        Command::Run(args) => match run(*args) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("lockcheck: {e:#}");
