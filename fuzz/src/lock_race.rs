@@ -9,8 +9,8 @@
 //! - (a) a take that returns `Acquired` claims exactly the entries it
 //!   created, one per lock path, each a regular file owned by the rules' uid,
 //!   and no user entry sits at any of its lock paths (before 16.2.9, where
-//!   links are followed, a user's dangling link whose target the supervisor
-//!   created is the modelled exception);
+//!   links are followed, a lock taken through a user's dangling link is the
+//!   link's target, and the path itself is the user's: the modelled hazard);
 //! - (b) a take that ends `Blocked` leaves none of its entries behind, and no
 //!   step ever removes an entry it did not create unless `force` is on and
 //!   the entry is at one of its lock paths (never a directory where the
@@ -493,26 +493,22 @@ impl Race {
                 self.requested
             ));
         }
-        for path in &self.requested {
-            let entry = self.seen.get(path);
-            let ok = match self.origin.get(path) {
-                Some(Origin::Supervisor) => true,
-                // Links followed (before 16.2.9): the supervisor holds the
-                // target of the user's dangling link.
-                Some(Origin::User) => {
-                    !self.symlink_held && entry.is_some_and(|e| e.kind.is_symlink())
-                }
-                _ => false,
-            };
-            if !ok {
+        for (path, claimed) in self.requested.iter().zip(held.paths()) {
+            // Links followed (before 16.2.9): the lock taken is the target of
+            // the user's dangling link, whatever later happens at the path.
+            if claimed != path {
+                continue;
+            }
+            let origin = self.origin.get(path);
+            if origin != Some(&Origin::Supervisor) {
+                let entry = self.seen.get(path);
                 return Err(format!(
-                    "(a) Acquired, but {} is {} made by {:?}",
+                    "(a) Acquired, but {} is {} made by {origin:?}",
                     path.display(),
                     entry.map_or("missing".to_string(), |e| format!(
                         "a {}",
                         kind_name(e.kind)
                     )),
-                    self.origin.get(path)
                 ));
             }
         }

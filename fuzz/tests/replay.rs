@@ -335,3 +335,22 @@ fn target_state_hand_written() {
         }
     }
 }
+
+#[test]
+fn regression_link_removed_while_its_target_is_taken() {
+    // Found by the fuzzer (first run): before 16.2.9 the supervisor takes
+    // the target of a dangling link; the user then removing the link is the
+    // modelled hazard, not a broken claim. Harness fix: judge the lock path
+    // only where the claim is the path itself.
+    holds(Scenario {
+        services: 52,
+        ops: vec![
+            SupervisorStep,
+            UserSymlink { svc: 67, file: 83, dangling: true },
+            StartTake { force: true },
+            SupervisorStep,
+            UserRelease { svc: 83, file: 201 },
+            SupervisorStep,
+        ],
+    });
+}
