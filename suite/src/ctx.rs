@@ -329,7 +329,7 @@ impl Ctx {
             std::fs::create_dir_all(dir)?;
         }
         let lock = updatelock::take(path, &updatelock::TakeOptions::default())?;
-        std::mem::forget(lock);
+        drop(lock); // a Lock leaves its file when dropped
         Ok(())
     }
 

@@ -153,6 +153,11 @@ pub fn parse_app_id(text: &str) -> Result<u32, String> {
             truncate(text)
         ));
     }
+    if text.len() > 1 && text.starts_with('0') {
+        return Err(format!(
+            "app id {text} has leading zeros (write it as a plain number)"
+        ));
+    }
     text.parse::<u32>()
         .map_err(|_| format!("app id {text} does not fit in 32 bits"))
 }
@@ -253,7 +258,16 @@ mod tests {
     #[test]
     fn app_ids() {
         assert_eq!(parse_app_id("1"), Ok(1));
-        for bad in ["", "-1", "1a", "../1", "99999999999", "4294967296"] {
+        for bad in [
+            "",
+            "-1",
+            "1a",
+            "../1",
+            "99999999999",
+            "4294967296",
+            "01",
+            "00",
+        ] {
             assert!(parse_app_id(bad).is_err(), "{bad}");
         }
     }

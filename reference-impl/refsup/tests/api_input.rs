@@ -28,6 +28,7 @@ fn invalid_target_states_are_400_with_a_message() {
         (json!({"local": {"apps": {"1": {"commit": 5, "services": {}}}}}).to_string(), "commit of the wrong type"),
         (json!({"local": {"apps": {"../1": {"commit": "a", "services": {}}}}}).to_string(), "appId with .."),
         (json!({"local": {"apps": {"1/2": {"commit": "a", "services": {}}}}}).to_string(), "appId with /"),
+        (json!({"local": {"apps": {"01": {"commit": "a", "services": {}}}}}).to_string(), "appId with a leading zero"),
         (json!({"local": {"apps": {"1": {"commit": "a", "services": {"a/b": {"image": "i"}}}}}}).to_string(), "service with /"),
         (json!({"local": {"apps": {"1": {"commit": "a", "services": {"..": {"image": "i"}}}}}}).to_string(), "service .."),
         (json!({"local": {"apps": {"1": {"commit": "a", "services": {"a\u{0}b": {"image": "i"}}}}}}).to_string(), "service with NUL"),

@@ -122,3 +122,23 @@ fn sigterm_ends_a_pause_and_stops_every_service() {
         "the service process {pid} was stopped"
     );
 }
+
+#[test]
+fn apps_sharing_a_name_are_both_listed() {
+    let r = Refsup::start(PROFILE, &[]);
+    let mut state = target("aaa", &[("main", &["sleep", "1000"])]);
+    state["local"]["apps"]["2"] = state["local"]["apps"]["1"].clone();
+    assert_eq!(r.post("/v2/local/target-state", &state).0, 200);
+    wait_for(20, "both apps running", || {
+        (r.containers().len() == 2).then_some(())
+    });
+    let (_, apps) = r.get("/v2/applications/state");
+    let ids: Vec<_> = apps
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|a| a["appId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{apps}");
+    assert!(ids.contains(&1) && ids.contains(&2), "{apps}");
+}

@@ -68,7 +68,7 @@ case! {
         let file = tmp_lock(&ctx.profile).context("no /tmp lock")?;
         let lock = ctx.lock_path(1, "main", &file);
         let lock_taken = updatelock::take(&lock, &TakeOptions { owner: Some(Owner::NOBODY), ..TakeOptions::default() })?;
-        std::mem::forget(lock_taken);
+        drop(lock_taken); // a Lock leaves its file when dropped
         ctx.restart_supervisor(false)?;
         ctx.settled()?;
         if ctx.profile.cleans_leftover_locks() {

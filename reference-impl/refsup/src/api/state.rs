@@ -51,11 +51,16 @@ pub async fn applications(State(api): State<Api>) -> Response {
                 (s.service_name.clone(), json!({"status": s.status, "releaseId": s.release_id, "commit": s.commit, "downloadProgress": null}))
             })
             .collect();
-        let name = if app.name.is_empty() {
+        // Keyed by name as the real API does; a name two apps share (or an
+        // empty one) gets the app id added so no app hides another.
+        let mut name = if app.name.is_empty() {
             app.app_id.to_string()
         } else {
             app.name.clone()
         };
+        if out.contains_key(&name) {
+            name = format!("{name} (app {})", app.app_id);
+        }
         out.insert(
             name,
             json!({"appId": app.app_id, "commit": app.target_commit, "applied": app.applied, "blocked": app.blocked, "services": services}),

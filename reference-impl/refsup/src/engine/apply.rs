@@ -10,6 +10,7 @@ use crate::locking::HeldLocks;
 use crate::runtime::Container;
 use crate::target::{App, Strategy, TargetState};
 
+use super::lock_paths::OpKey;
 use super::plan::AppPlan;
 use super::Engine;
 
@@ -126,7 +127,7 @@ impl Engine {
         }
         let held = if needs_locks {
             let paths = self.lock_paths(app_id, &plan.lock_services);
-            match self.take_locks(app_id, paths, ignore_locks) {
+            match self.take_locks(OpKey::App(app_id), paths, ignore_locks) {
                 Ok(held) => Some(held),
                 Err(blocked) => {
                     self.set_blocked(
@@ -213,7 +214,7 @@ impl Engine {
         for old in plan.killed() {
             let name = old.spec.service.clone();
             let paths = self.lock_paths(app_id, std::iter::once(&name));
-            match self.take_locks(app_id, paths, force) {
+            match self.take_locks(OpKey::App(app_id), paths, force) {
                 Ok(held) => {
                     self.pause_after_lock(&format!("app {app_id} service {name}"))
                         .await;

@@ -6,8 +6,15 @@ use crate::locking::{Blocked, HeldLocks, TakeAll};
 
 use super::Engine;
 
-/// The `take_locks` key of device-wide operations (reboot, host config).
-pub(crate) const DEVICE_OP: u32 = u32::MAX;
+/// What a lock take is for: one app's operation, or a device-wide one
+/// (reboot, host config). Keys the remembered blocker of [`Engine::take_locks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum OpKey {
+    /// An operation on one app.
+    App(u32),
+    /// A device-wide operation.
+    Device,
+}
 
 impl Engine {
     /// Every lock path of `services` of `app_id` under this profile, in take
@@ -46,13 +53,13 @@ impl Engine {
 
     /// Take every path, all or nothing, by exclusive create; `force` removes
     /// user locks first. `key` names the operation (an app id, or
-    /// [`DEVICE_OP`]): after a blocked take, later takes under the same key
+    /// the device): after a blocked take, later takes under the same key
     /// only re-check the path that blocked it until it is released, so a
     /// blocked update is retried without churning the lock dirs (whose
     /// inotify events would otherwise wake the reconciler forever).
     pub(crate) fn take_locks(
         &self,
-        key: u32,
+        key: OpKey,
         paths: Vec<PathBuf>,
         force: bool,
     ) -> Result<HeldLocks, Blocked> {

@@ -59,7 +59,7 @@ struct Shared {
     force_pending: bool,
     blocked: BTreeMap<u32, String>,
     reboot_blocked: Option<String>,
-    blockers: BTreeMap<u32, std::path::PathBuf>,
+    blockers: BTreeMap<lock_paths::OpKey, std::path::PathBuf>,
 }
 
 /// One running reference supervisor.

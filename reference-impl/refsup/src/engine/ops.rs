@@ -11,6 +11,7 @@ use crate::fault::Fault;
 use crate::locking::HeldLocks;
 use crate::store::{read_json, write_json};
 
+use super::lock_paths::OpKey;
 use super::{Engine, OpError};
 
 impl Engine {
@@ -67,7 +68,7 @@ impl Engine {
         let names: BTreeSet<String> = containers.iter().map(|c| c.spec.service.clone()).collect();
         let force = force || self.override_on(&self.target(), None);
         let held: HeldLocks = self
-            .take_locks(app_id, self.lock_paths(app_id, &names), force)
+            .take_locks(OpKey::App(app_id), self.lock_paths(app_id, &names), force)
             .map_err(|b| self.locked(b))?;
         self.pause_after_lock(&format!("restart of app {app_id}"))
             .await;
@@ -115,7 +116,7 @@ impl Engine {
         if checks {
             if profile.host_config_takes_locks() {
                 held = Some(
-                    self.take_locks(super::lock_paths::DEVICE_OP, paths, false)
+                    self.take_locks(OpKey::Device, paths, false)
                         .map_err(|b| self.locked(b))?,
                 );
             } else if let Some(path) = self.first_held(&paths) {

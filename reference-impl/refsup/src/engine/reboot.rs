@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::fault::Fault;
 use crate::locking::HeldLocks;
 
+use super::lock_paths::OpKey;
 use super::{Engine, OpError};
 
 /// What a power action does after the services stop.
@@ -40,7 +41,7 @@ impl Engine {
         for (app_id, names) in &services {
             paths.extend(self.lock_paths(*app_id, names));
         }
-        self.take_locks(super::lock_paths::DEVICE_OP, paths, false)
+        self.take_locks(OpKey::Device, paths, false)
             .map(Some)
             .map_err(|b| OpError::Locked {
                 status: self.cfg.profile.locked_reboot_status(),

@@ -122,9 +122,9 @@ impl TakeAll {
         };
         match updatelock::take(&create, &opts) {
             Ok(lock) => {
+                // Dropping a Lock leaves the file: it stays until HeldLocks::release.
                 self.taken.push(lock.path().to_path_buf());
-                // The file stays until HeldLocks::release; the handle is not needed.
-                std::mem::forget(lock);
+                drop(lock);
                 self.next += 1;
                 self.clears = 0;
                 self.phase = Phase::Taking;
