@@ -132,20 +132,7 @@ fn full_matrix() -> Report {
         "C2 cleanup spares user locks",
         "C3 nobody-owned user lock",
     ];
-    let profiles = [
-        "2.8.2@1.20.0",
-        "4.1.1@1.26.0",
-        "4.1.1@2.0.6",
-        "6.6.8@2.9.0",
-        "7.16.6@2.15.1",
-        "7.22.0@2.26.0",
-        "12.11.34@2.85.0",
-        "13.1.0@2.88.0",
-        "14.4.10@2.95.0",
-        "16.2.9@2.113.0",
-        "16.12.7@4.0.0",
-        "17.3.5@5.1.0",
-    ];
+    let profiles = lockcheck::profiles::DEFAULT_PROFILES;
     let mut report = Report {
         target: "embedded reference (process runtime)".into(),
         faults: vec![],

@@ -2,21 +2,14 @@
 
 mod common;
 
-use common::{service, target, wait_for, Refsup};
+use common::{running, service, target, wait_for, Refsup};
 use serde_json::json;
 
 const PROFILE: &str = "17.3.5@5.1.0";
 
 #[test]
 fn restart_service_is_423_while_locked_and_force_deletes_the_lock() {
-    let r = Refsup::start(PROFILE, &[]);
-    r.post(
-        "/v2/local/target-state",
-        &target("aaa", &[("main", &["sleep", "1000"])]),
-    );
-    let (_, _, pid) = wait_for(20, "release aaa running", || {
-        service(&r, "main").filter(|(c, st, _)| c == "aaa" && st == "Running")
-    });
+    let (r, pid) = running(PROFILE, &[]);
     let lock = r.lock_dir(1, "main").join("updates.lock");
     std::fs::write(&lock, "").unwrap();
     let (status, body) = r.post(
@@ -47,14 +40,7 @@ fn restart_service_is_423_while_locked_and_force_deletes_the_lock() {
 
 #[test]
 fn forced_shutdown_stops_services_and_exits() {
-    let mut r = Refsup::start(PROFILE, &[]);
-    r.post(
-        "/v2/local/target-state",
-        &target("aaa", &[("main", &["sleep", "1000"])]),
-    );
-    let (_, _, pid) = wait_for(20, "release aaa running", || {
-        service(&r, "main").filter(|(c, st, _)| c == "aaa" && st == "Running")
-    });
+    let (mut r, pid) = running(PROFILE, &[]);
     std::fs::write(r.lock_dir(1, "main").join("updates.lock"), "").unwrap();
     assert_eq!(
         r.post("/v1/shutdown", &json!({})).0,

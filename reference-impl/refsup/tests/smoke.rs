@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{service, target, wait_for, Refsup};
+use common::{running, service, target, wait_for, wait_release, Refsup};
 
 const PROFILE: &str = "17.3.5@5.1.0";
 
@@ -16,9 +16,7 @@ fn a_user_lock_blocks_the_update_until_it_is_removed() {
         &target("aaa", &[("main", &["sleep", "1000"])]),
     );
     assert_eq!(s, 200);
-    let (_, _, pid1) = wait_for(20, "release aaa running", || {
-        service(&r, "main").filter(|(c, st, _)| c == "aaa" && st == "Running")
-    });
+    let pid1 = wait_release(&r, "aaa");
 
     // The app takes its lock the way the contract says (exclusive create).
     let lock = r.lock_dir(1, "main").join("updates.lock");
@@ -53,9 +51,7 @@ fn a_user_lock_blocks_the_update_until_it_is_removed() {
     );
 
     user_lock.release().unwrap();
-    let (_, _, pid2) = wait_for(20, "release bbb running", || {
-        service(&r, "main").filter(|(c, st, _)| c == "bbb" && st == "Running")
-    });
+    let pid2 = wait_release(&r, "bbb");
     assert_ne!(pid1, pid2, "the new release runs in a new process");
     let (_, dev) = r.get("/v1/device");
     assert_eq!(dev["update_pending"], false);
@@ -64,14 +60,7 @@ fn a_user_lock_blocks_the_update_until_it_is_removed() {
 
 #[test]
 fn a_crashed_supervisor_adopts_its_services_and_keeps_its_target() {
-    let r = Refsup::start(PROFILE, &[]);
-    r.post(
-        "/v2/local/target-state",
-        &target("aaa", &[("main", &["sleep", "1000"])]),
-    );
-    let (_, _, pid) = wait_for(20, "release aaa running", || {
-        service(&r, "main").filter(|(c, st, _)| c == "aaa" && st == "Running")
-    });
+    let (r, pid) = running(PROFILE, &[]);
     let root = r.crash();
     let r2 = Refsup::start_on(&root, PROFILE, &[]);
     let (_, t) = r2.get("/v2/local/target-state");
@@ -94,14 +83,7 @@ fn a_crashed_supervisor_adopts_its_services_and_keeps_its_target() {
 fn sigterm_ends_a_pause_and_stops_every_service() {
     let dir = tempfile::tempdir().unwrap();
     let pause = dir.path().join("pause");
-    let mut r = Refsup::start(PROFILE, &["--pause-after-lock", pause.to_str().unwrap()]);
-    r.post(
-        "/v2/local/target-state",
-        &target("aaa", &[("main", &["sleep", "1000"])]),
-    );
-    let (_, _, pid) = wait_for(20, "release aaa running", || {
-        service(&r, "main").filter(|(c, st, _)| c == "aaa" && st == "Running")
-    });
+    let (mut r, pid) = running(PROFILE, &["--pause-after-lock", pause.to_str().unwrap()]);
     r.post(
         "/v2/local/target-state",
         &target("bbb", &[("main", &["sleep", "1001"])]),

@@ -35,6 +35,17 @@ pub(crate) fn blocks_until_released(
     ctx.wait_applied()
 }
 
+/// Lock the primary path of `main` of app 1, send a new release and wait
+/// until it is pending behind the lock; returns the lock's path.
+pub(crate) fn pending_behind_lock(ctx: &mut Ctx) -> Result<std::path::PathBuf> {
+    let lock = ctx.primary_path("main");
+    ctx.user_lock(&lock)?;
+    ctx.bump(1);
+    ctx.deploy()?;
+    ctx.wait_pending()?;
+    Ok(lock)
+}
+
 /// The config var prefix of the profile's era.
 pub(crate) fn config_prefix(ctx: &Ctx) -> &'static str {
     if ctx

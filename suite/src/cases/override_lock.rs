@@ -3,7 +3,7 @@
 use anyhow::ensure;
 use lockgates::{OverrideName, OverrideSource};
 
-use super::blocks_until_released;
+use super::{blocks_until_released, pending_behind_lock};
 use crate::case;
 use crate::ctx::Ctx;
 use crate::outcome::Promise;
@@ -117,11 +117,7 @@ case! {
     needs: [],
     fn o4_one_time_force(ctx) {
         ctx.start_simple()?;
-        let lock = ctx.primary_path("main");
-        ctx.user_lock(&lock)?;
-        ctx.bump(1);
-        ctx.deploy()?;
-        ctx.wait_pending()?;
+        let lock = pending_behind_lock(ctx)?;
         ensure!(ctx.post_force("/v1/update", true)? == 204, "POST /v1/update force did not answer 204");
         ctx.wait_applied()?;
         ensure!(!ctx.held(&lock), "expected force to delete the user's lock");

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::ensure;
 
-use super::blocks_until_released;
+use super::{blocks_until_released, pending_behind_lock};
 use crate::case;
 use crate::outcome::Promise;
 use crate::release::Svc;
@@ -40,11 +40,7 @@ case! {
     needs: [],
     fn u2_apply_after_release(ctx) {
         ctx.start_simple()?;
-        let lock = ctx.primary_path("main");
-        ctx.user_lock(&lock)?;
-        ctx.bump(1);
-        ctx.deploy()?;
-        ctx.wait_pending()?;
+        let lock = pending_behind_lock(ctx)?;
         let released = Instant::now();
         ctx.release_lock(&lock)?;
         ctx.wait_applied()?;

@@ -189,3 +189,24 @@ pub fn service(r: &Refsup, name: &str) -> Option<(String, String, Option<u64>)> 
             )
         })
 }
+
+/// Wait until service `main` runs release `commit`; returns its pid.
+pub fn wait_release(r: &Refsup, commit: &str) -> Option<u64> {
+    wait_for(20, &format!("release {commit} running"), || {
+        service(r, "main").filter(|(c, st, _)| c == commit && st == "Running")
+    })
+    .2
+}
+
+/// A refsup on a fresh root running release `aaa` of one `sleep` service
+/// `main`; returns it and the service's pid.
+pub fn running(profile: &str, extra: &[&str]) -> (Refsup, Option<u64>) {
+    let r = Refsup::start(profile, extra);
+    let (status, body) = r.post(
+        "/v2/local/target-state",
+        &target("aaa", &[("main", &["sleep", "1000"])]),
+    );
+    assert_eq!(status, 200, "{body}");
+    let pid = wait_release(&r, "aaa");
+    (r, pid)
+}
