@@ -33,6 +33,7 @@ fn matrix() {
         exe: exe(),
         progress: false,
         faults: vec![],
+        patience: Default::default(),
     };
     let report = runner::run(
         Arc::new(Embedded {

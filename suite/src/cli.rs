@@ -71,6 +71,13 @@ pub struct RunArgs {
     /// Seconds before a hung cell is failed.
     #[arg(long, default_value_t = 90, value_name = "SECS")]
     case_timeout: u64,
+    /// Seconds a case waits for something that should happen (raise it for slow real devices).
+    #[arg(long, default_value_t = 20.0, value_name = "SECS")]
+    event_timeout: f64,
+    /// Seconds a case watches a target without reconcile counters before
+    /// asserting that something did not happen.
+    #[arg(long, default_value_t = 1.5, value_name = "SECS")]
+    settle: f64,
     /// Also print wall time, per-case medians and U2 latencies.
     #[arg(long)]
     timings: bool,
@@ -171,6 +178,17 @@ pub fn select_cases(globs: &[String]) -> Result<Vec<&'static Case>> {
 
 fn run(args: RunArgs) -> Result<u8> {
     let cases = select_cases(&args.cases)?;
+    let secs = |name: &str, v: f64| -> Result<Duration> {
+        if v.is_finite() && v > 0.0 && v < 86400.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            bail!("--{name} must be a positive number of seconds, got {v}")
+        }
+    };
+    let patience = crate::ctx::Patience {
+        event: secs("event-timeout", args.event_timeout)?,
+        settle: secs("settle", args.settle)?,
+    };
     let mut profiles = if args.profiles.is_empty() {
         crate::profiles::defaults()
     } else {
@@ -215,6 +233,7 @@ fn run(args: RunArgs) -> Result<u8> {
         exe,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
         faults,
+        patience,
     };
     let mut report = runner::run(target, &cfg);
     if let Some(exp) = &expectations {

@@ -14,8 +14,30 @@ use crate::client::Client;
 use crate::release::{self, AppRelease, Svc};
 use crate::target::{Device, DeviceOpts};
 
-/// How long a case waits for something that should happen.
+/// How long a case waits for something that should happen (default).
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a case watches a target without reconcile counters before
+/// asserting that something did not happen (default).
+pub const SETTLE: Duration = Duration::from_millis(1500);
+
+/// How patient cases are with a target.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    /// Longest wait for something that should happen.
+    pub event: Duration,
+    /// Observation window for something that must not happen, on targets
+    /// that do not count their reconcile passes.
+    pub settle: Duration,
+}
+
+impl Default for Patience {
+    fn default() -> Patience {
+        Patience {
+            event: EVENT_TIMEOUT,
+            settle: SETTLE,
+        }
+    }
+}
 
 /// The context of one running cell.
 pub struct Ctx {
@@ -29,9 +51,8 @@ pub struct Ctx {
     pub state: release::Device,
     releases: u32,
     pause_file: Option<PathBuf>,
-    /// How long to watch for something that must NOT happen, when the target
-    /// does not say why an update waits.
-    pub settle: Duration,
+    /// How long to wait for events and to watch for non-events.
+    pub patience: Patience,
     /// Measurements a case reports (e.g. U2 latency), in ms.
     pub metrics: Vec<(String, f64)>,
 }
@@ -53,7 +74,7 @@ impl Ctx {
             state: release::Device::default(),
             releases: 0,
             pause_file: opts.pause_file.clone(),
-            settle: Duration::from_millis(1500),
+            patience: Patience::default(),
             metrics: Vec::new(),
         }
     }
@@ -213,7 +234,7 @@ impl Ctx {
 
     /// Wait until `f` yields a value; errors from `f` end the wait.
     pub fn wait_for<T>(&self, what: &str, mut f: impl FnMut() -> Result<Option<T>>) -> Result<T> {
-        let deadline = Instant::now() + EVENT_TIMEOUT;
+        let deadline = Instant::now() + self.patience.event;
         loop {
             if let Some(v) = f()? {
                 return Ok(v);
@@ -221,7 +242,7 @@ impl Ctx {
             if Instant::now() > deadline {
                 bail!(
                     "timed out after {}s waiting for {what}",
-                    EVENT_TIMEOUT.as_secs()
+                    self.patience.event.as_secs()
                 );
             }
             std::thread::sleep(Duration::from_millis(15));
@@ -234,7 +255,7 @@ impl Ctx {
     pub fn settled(&self) -> Result<()> {
         let dev = self.device_info()?;
         let Some(started) = dev["reconcile_passes_started"].as_u64() else {
-            std::thread::sleep(self.settle);
+            std::thread::sleep(self.patience.settle);
             return Ok(());
         };
         self.api().post("/v1/update", &json!({}))?;

@@ -32,6 +32,8 @@ pub struct RunConfig {
     pub progress: bool,
     /// Faults the target runs with (for the report).
     pub faults: Vec<String>,
+    /// How long cases wait for events and watch for non-events.
+    pub patience: crate::ctx::Patience,
 }
 
 /// Run every cell and collect the report.
@@ -149,8 +151,9 @@ pub fn run_cell(
         cfg.exe.clone(),
         case.needs.contains(&Need::PauseHook),
     );
+    let patience = cfg.patience;
     std::thread::spawn(move || {
-        let _ = tx.send(execute(target, case, p, exe, needs_pause));
+        let _ = tx.send(execute(target, case, p, exe, needs_pause, patience));
     });
     let ms = || started.elapsed().as_millis() as u64;
     match rx.recv_timeout(cfg.case_timeout) {
@@ -204,6 +207,7 @@ fn execute(
     profile: Profile,
     exe: PathBuf,
     pause: bool,
+    patience: crate::ctx::Patience,
 ) -> Result<Metrics, String> {
     let prefix = format!("lockcheck-{}-{}-", case.id, profile);
     let work = tempfile::Builder::new()
@@ -217,6 +221,7 @@ fn execute(
         .device(&profile, work.path(), &opts)
         .map_err(|e| format!("cannot start the device: {e:#}"))?;
     let mut ctx = Ctx::new(profile, device, work.path().to_path_buf(), exe, &opts);
+    ctx.patience = patience;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (case.body)(&mut ctx)));
     let metrics = std::mem::take(&mut ctx.metrics);
     drop(ctx);

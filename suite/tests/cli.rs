@@ -53,6 +53,14 @@ fn usage_errors_are_one_line_and_exit_2() {
         "/nonexistent.toml",
     );
     usage_error(&["frobnicate"], "frobnicate");
+    usage_error(
+        &["run", "--settle=-1"],
+        "--settle must be a positive number",
+    );
+    usage_error(
+        &["run", "--event-timeout", "0"],
+        "--event-timeout must be a positive number",
+    );
 }
 
 #[test]

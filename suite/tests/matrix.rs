@@ -54,6 +54,7 @@ fn conformance(
         exe: common::exe(),
         progress: false,
         faults: vec![],
+        patience: Default::default(),
     };
     let cell = run_cell(target, case, &profile, &cfg);
     let want = match (case.promise)(&profile) {
