@@ -148,7 +148,7 @@ case! {
         let before = ctx.kill_snapshot()?;
         ctx.bump(1);
         ctx.deploy()?;
-        ctx.wait_pending()?;
+        ctx.wait_pending().context("a dangling symlink at the lock path must block")?;
         ctx.ensure_not_killed(&before, 1)?;
         ensure!(!dangling.exists(), "expected the link target never to be created, but {} exists", dangling.display());
         // A link to a real file: held, and the file is left alone.
@@ -159,7 +159,7 @@ case! {
         let staged = lock.with_extension("staged");
         std::os::unix::fs::symlink(&real, &staged)?;
         std::fs::rename(&staged, &lock)?;
-        ctx.wait_pending()?;
+        ctx.wait_pending().context("a symlink to a file at the lock path must block")?;
         ctx.ensure_not_killed(&before, 1)?;
         std::fs::remove_file(&lock)?;
         ctx.wait_applied()?;
