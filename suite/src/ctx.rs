@@ -349,9 +349,21 @@ impl Ctx {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let lock = updatelock::take(path, &updatelock::TakeOptions::default())?;
-        drop(lock); // a Lock leaves its file when dropped
-        Ok(())
+        // Like a well-behaved app: if the supervisor holds it right now
+        // (it may still be finishing the last update), wait for it.
+        self.wait_for(
+            &format!("the lock at {} to be free", path.display()),
+            || {
+                match updatelock::take(path, &updatelock::TakeOptions::default()) {
+                    Ok(lock) => {
+                        drop(lock); // a Lock leaves its file when dropped
+                        Ok(Some(()))
+                    }
+                    Err(e) if e.is_held() => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            },
+        )
     }
 
     /// Remove a lock entry (file, symlink or empty dir).
