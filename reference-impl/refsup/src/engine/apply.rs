@@ -211,6 +211,16 @@ impl Engine {
     /// Fault L1/L7: lock and kill one service at a time, so a lock in a later
     /// service is found only after earlier services were killed.
     async fn kill_service_by_service(&self, app_id: u32, plan: AppPlan, force: bool) -> Result<()> {
+        // A retry waits for the lock that stopped the last attempt, as a
+        // normal take does, instead of churning the earlier services' locks.
+        let all = self.lock_paths(app_id, &plan.lock_services);
+        if let Some(blocked) = self.still_blocked(OpKey::App(app_id), &all, force) {
+            self.set_blocked(
+                app_id,
+                Some(format!("{}: {}", blocked.path.display(), blocked.reason)),
+            );
+            return Ok(());
+        }
         for old in plan.killed() {
             let name = old.spec.service.clone();
             let paths = self.lock_paths(app_id, std::iter::once(&name));

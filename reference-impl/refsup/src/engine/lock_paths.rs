@@ -63,14 +63,8 @@ impl Engine {
         paths: Vec<PathBuf>,
         force: bool,
     ) -> Result<HeldLocks, Blocked> {
-        let remembered = self.shared.lock().unwrap().blockers.get(&key).cloned();
-        if let Some(path) = remembered.filter(|p| !force && paths.contains(p)) {
-            if self.rules.is_held(&path).unwrap_or(true) {
-                return Err(Blocked {
-                    path,
-                    reason: "lock is held".into(),
-                });
-            }
+        if let Some(blocked) = self.still_blocked(key, &paths, force) {
+            return Err(blocked);
         }
         for path in &paths {
             if let Some(dir) = path.parent() {
@@ -84,6 +78,28 @@ impl Engine {
             Err(b) => shared.blockers.insert(key, b.path.clone()),
         };
         result
+    }
+
+    /// The remembered blocker of `key`, if it is one of `paths` and still
+    /// held. `force` overrides it, unless it is a directory this version
+    /// cannot remove (then forcing again would only churn the lock dirs).
+    pub(crate) fn still_blocked(
+        &self,
+        key: OpKey,
+        paths: &[PathBuf],
+        force: bool,
+    ) -> Option<Blocked> {
+        let remembered = self.shared.lock().unwrap().blockers.get(&key).cloned();
+        let path = remembered.filter(|p| paths.contains(p))?;
+        if !self.rules.is_held(&path).unwrap_or(true) {
+            return None;
+        }
+        let unremovable_dir =
+            !self.rules.directory_removable && path.is_dir() && !path.is_symlink();
+        (!force || unremovable_dir).then(|| Blocked {
+            path,
+            reason: "lock is held".into(),
+        })
     }
 
     /// L3 test hook: announce that locks are held and wait for the go-ahead.
