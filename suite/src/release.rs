@@ -14,8 +14,6 @@ pub struct Svc {
     pub env: BTreeMap<String, String>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
-    /// uid.
-    pub user: Option<u32>,
 }
 
 impl Svc {
@@ -25,7 +23,6 @@ impl Svc {
             fixture_args: vec!["--method".into(), "none".into()],
             env: BTreeMap::new(),
             labels: BTreeMap::new(),
-            user: None,
         }
     }
 
@@ -89,15 +86,12 @@ impl Device {
                     app.generation.clone(),
                 ];
                 command.extend(svc.fixture_args.iter().cloned());
-                let mut s = json!({
+                let s = json!({
                     "image": format!("fixture-app:{}", app.generation),
                     "command": command,
                     "environment": svc.env,
                     "labels": svc.labels,
                 });
-                if let Some(uid) = svc.user {
-                    s["user"] = json!(uid.to_string());
-                }
                 services.insert(name.clone(), s);
             }
             apps.insert(

@@ -61,7 +61,7 @@ fn a_user_lock_blocks_the_update_until_it_is_removed() {
 #[test]
 fn a_crashed_supervisor_adopts_its_services_and_keeps_its_target() {
     let (r, pid) = running(PROFILE, &[]);
-    let root = r.crash();
+    let (root, _dir) = r.crash();
     let r2 = Refsup::start_on(&root, PROFILE, &[]);
     let (_, t) = r2.get("/v2/local/target-state");
     assert_eq!(
@@ -76,7 +76,6 @@ fn a_crashed_supervisor_adopts_its_services_and_keeps_its_target() {
     );
     let (_, dev) = r2.get("/v1/device");
     assert_eq!(dev["boot_count"], 1, "a supervisor restart is not a reboot");
-    let _ = std::fs::remove_dir_all(root.parent().unwrap());
 }
 
 #[test]

@@ -115,8 +115,31 @@ impl Engine {
             "paused after taking locks for {what}; remove {} to go on",
             file.display()
         );
+        // Woken by inotify on the file's directory, or by a shutdown.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+            let _ = tx.send(());
+        });
+        let _watch = watcher.and_then(|mut w| {
+            use notify::Watcher;
+            let dir = file.parent().unwrap_or(std::path::Path::new("/"));
+            w.watch(dir, notify::RecursiveMode::NonRecursive)
+                .map(|()| w)
+        });
+        if let Err(e) = &_watch {
+            tracing::warn!(
+                "pause-after-lock: cannot watch {}: {e}; checking every second",
+                file.display()
+            );
+        }
+        let stopped = self.stopped.notified();
+        tokio::pin!(stopped);
         while file.exists() && !self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            tokio::select! {
+                _ = rx.recv() => {}
+                _ = &mut stopped => break,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
         }
     }
 }

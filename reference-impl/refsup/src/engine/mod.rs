@@ -77,6 +77,7 @@ pub struct Engine {
     powered_off: Notify,
     passes: PassCounters,
     stopping: std::sync::atomic::AtomicBool,
+    stopped: Notify,
 }
 
 /// Reconcile passes started and finished, so a client can wait for a whole
@@ -114,6 +115,7 @@ impl Engine {
             powered_off: Notify::new(),
             passes: PassCounters::default(),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            stopped: Notify::new(),
         });
         engine.boot().await?;
         Ok(engine)

@@ -15,7 +15,7 @@ pub struct Refsup {
     pub child: Child,
     pub url: String,
     pub root: PathBuf,
-    pub args: Vec<String>,
+    crashed: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -68,7 +68,7 @@ impl Refsup {
             child,
             url: format!("http://{addr}"),
             root: root.to_path_buf(),
-            args,
+            crashed: false,
             _dir: None,
         }
     }
@@ -108,20 +108,21 @@ impl Refsup {
             .unwrap_or_default()
     }
 
-    /// SIGKILL (a crash): nothing is cleaned up.
-    pub fn crash(mut self) -> PathBuf {
+    /// SIGKILL (a crash): nothing is cleaned up. Returns the root and the
+    /// temp dir holding it, so a second refsup can start on the same root.
+    pub fn crash(mut self) -> (PathBuf, Option<tempfile::TempDir>) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let root = self.root.clone();
-        // keep the temp dir alive by leaking it to the caller's lifetime
-        std::mem::forget(self._dir.take());
-        std::mem::forget(self);
-        root
+        self.crashed = true;
+        (self.root.clone(), self._dir.take())
     }
 }
 
 impl Drop for Refsup {
     fn drop(&mut self) {
+        if self.crashed {
+            return; // already reaped: its pid may belong to someone else now
+        }
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
