@@ -32,6 +32,14 @@ pub enum LockError {
         /// The lock path.
         path: PathBuf,
     },
+    /// The path leaves the confined root: a directory component below it is
+    /// a symlink or not a directory, or the path is not under the root at
+    /// all ([`crate::Beneath`]). Nothing was followed or touched.
+    #[error("{path}: refusing to follow a symlink or non-directory out of the confined root", path = path.display())]
+    Escape {
+        /// The lock path.
+        path: PathBuf,
+    },
     /// Any other OS error (missing parent directory, non-empty directory on
     /// release, symlink loop in a parent, I/O error, ...).
     #[error("{path}: {source}", path = path.display())]
@@ -50,6 +58,7 @@ impl LockError {
             LockError::Held { path }
             | LockError::Permission { path, .. }
             | LockError::NotADirectory { path }
+            | LockError::Escape { path }
             | LockError::Io { path, .. } => path,
         }
     }

@@ -1,10 +1,13 @@
 //! Looking at a lock without touching it: is it held, and by what.
 
+use std::ffi::OsStr;
+use std::os::fd::RawFd;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
-use nix::sys::stat::{lstat, FileStat, SFlag};
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{fstatat, lstat, FileStat, SFlag};
 
 use crate::LockError;
 
@@ -54,7 +57,17 @@ pub fn is_held(path: &Path) -> Result<bool, LockError> {
 /// `lstat` the lock path and describe its holder; `Ok(None)` when nothing is
 /// there (same rules as [`is_held`]).
 pub fn inspect(path: &Path) -> Result<Option<Holder>, LockError> {
-    match lstat(path) {
+    inspect_at(None, path.as_os_str(), path)
+}
+
+/// [`inspect`] of `name` relative to the directory `dir` (the current
+/// directory when `None`); `path` is what errors name.
+pub(crate) fn inspect_at(
+    dir: Option<RawFd>,
+    name: &OsStr,
+    path: &Path,
+) -> Result<Option<Holder>, LockError> {
+    match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) => Ok(Some(Holder::from_stat(&st))),
         Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(None),
         Err(e) => Err(LockError::from_errno(path, e)),

@@ -33,6 +33,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod beneath;
 mod error;
 mod find;
 mod inspect;
@@ -40,6 +41,7 @@ mod owner;
 mod release;
 mod take;
 
+pub use beneath::Beneath;
 pub use error::LockError;
 pub use find::{find_locks, FoundLock};
 pub use inspect::{inspect, is_held, EntryKind, Holder};

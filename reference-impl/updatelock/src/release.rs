@@ -1,9 +1,11 @@
 //! Releasing a lock: removing whatever entry is at the lock path.
 
+use std::ffi::OsStr;
+use std::os::fd::RawFd;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::unistd::{unlink, unlinkat, UnlinkatFlags};
+use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use crate::LockError;
 
@@ -17,18 +19,29 @@ use crate::LockError;
 /// removed and `Ok(false)` when nothing was there (`ENOENT`, or `ENOTDIR`
 /// because a parent is not a directory). The common case is one `unlink`.
 pub fn release(path: &Path) -> Result<bool, LockError> {
-    match unlink(path) {
+    release_at(None, path.as_os_str(), path)
+}
+
+/// [`release`] of `name` relative to the directory `dir` (the current
+/// directory when `None`); `path` is what errors name.
+pub(crate) fn release_at(dir: Option<RawFd>, name: &OsStr, path: &Path) -> Result<bool, LockError> {
+    match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
         Ok(()) => Ok(true),
         Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(false),
         // Linux says EISDIR for unlink(directory), POSIX allows EPERM.
-        Err(e @ (Errno::EISDIR | Errno::EPERM)) => remove_dir(path, e),
+        Err(e @ (Errno::EISDIR | Errno::EPERM)) => remove_dir(dir, name, path, e),
         Err(e) => Err(LockError::from_errno(path, e)),
     }
 }
 
 /// `rmdir` after `unlink` refused with `unlink_err`.
-fn remove_dir(path: &Path, unlink_err: Errno) -> Result<bool, LockError> {
-    match unlinkat(None, path, UnlinkatFlags::RemoveDir) {
+fn remove_dir(
+    dir: Option<RawFd>,
+    name: &OsStr,
+    path: &Path,
+    unlink_err: Errno,
+) -> Result<bool, LockError> {
+    match unlinkat(dir, name, UnlinkatFlags::RemoveDir) {
         Ok(()) => Ok(true),
         Err(Errno::ENOENT) => Ok(false),
         // Not a directory after all: unlink's refusal (e.g. EPERM) was real.

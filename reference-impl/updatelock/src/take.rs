@@ -1,11 +1,13 @@
 //! Taking a lock by exclusive create.
 
+use std::ffi::OsStr;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{lstat, Mode};
-use nix::unistd::{close, fchown, getegid, geteuid, unlink, Gid, Uid};
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::{fstatat, Mode};
+use nix::unistd::{close, fchown, getegid, geteuid, unlinkat, Gid, Uid, UnlinkatFlags};
 
 use crate::{LockError, Owner};
 
@@ -73,11 +75,22 @@ impl Lock {
 /// actual owner, so in a set-group-ID directory (where the new file takes the
 /// directory's group) asking for `gid == getegid()` does not change the group.
 pub fn take(path: &Path, opts: &TakeOptions) -> Result<Lock, LockError> {
+    take_at(None, path.as_os_str(), path, opts)
+}
+
+/// [`take`] of `name` relative to the directory `dir` (the current directory
+/// when `None`); `path` is what errors and the returned [`Lock`] name.
+pub(crate) fn take_at(
+    dir: Option<RawFd>,
+    name: &OsStr,
+    path: &Path,
+    opts: &TakeOptions,
+) -> Result<Lock, LockError> {
     let flags =
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
-    let fd = match open(path, flags, Mode::from_bits_truncate(opts.mode)) {
+    let fd = match openat(dir, name, flags, Mode::from_bits_truncate(opts.mode)) {
         Ok(fd) => fd,
-        Err(Errno::ELOOP) => return Err(loop_error(path)),
+        Err(Errno::ELOOP) => return Err(loop_error(dir, name, path)),
         Err(e) => return Err(LockError::from_errno(path, e)),
     };
     if let Some(owner) = opts.owner {
@@ -89,13 +102,13 @@ pub fn take(path: &Path, opts: &TakeOptions) -> Result<Lock, LockError> {
             );
             if let Err(e) = res {
                 let _ = close(fd);
-                let _ = unlink(path);
+                let _ = unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
                 return Err(LockError::permission(path, e));
             }
         }
     }
     if let Err(e) = close(fd) {
-        let _ = unlink(path);
+        let _ = unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
         return Err(LockError::io(path, e));
     }
     Ok(Lock {
@@ -106,8 +119,8 @@ pub fn take(path: &Path, opts: &TakeOptions) -> Result<Lock, LockError> {
 /// `ELOOP` from `open`: `O_NOFOLLOW` met a symlink at the lock path (held),
 /// or a parent component is a symlink loop (a plain I/O error). One `lstat`,
 /// only on this error path, tells them apart.
-fn loop_error(path: &Path) -> LockError {
-    match lstat(path) {
+fn loop_error(dir: Option<RawFd>, name: &OsStr, path: &Path) -> LockError {
+    match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(_) => LockError::Held {
             path: path.to_path_buf(),
         },
