@@ -242,7 +242,7 @@ impl Race {
         fs::create_dir(&outside).map_err(|e| format!("{}: {e}", outside.display()))?;
         let seen = snapshot(&base)?;
         Ok(Race {
-            rules: LockRules::new(profile, faults),
+            rules: LockRules::new(profile, faults, layout.confined().clone()),
             symlink_held: profile.symlink_lock_held(),
             dirs_removable: profile.directory_lock_removable(),
             origin: seen.keys().map(|p| (p.clone(), Origin::Fixture)).collect(),

@@ -41,7 +41,11 @@ fn main() {
     .expect("tempdir");
     let layout = Layout::new(dir.path().to_path_buf());
     let profile: Profile = PROFILE.parse().expect("profile");
-    let rules = LockRules::new(&profile, &Faults::default());
+    let rules = LockRules::new(
+        &profile,
+        &Faults::default(),
+        updatelock::Beneath::new(dir.path()),
+    );
     println!(
         "take+release of all locks of one app ({PROFILE}: {} lock files per service, owner uid {}), \
          median of {ROUNDS} rounds x ~{LOCKS_PER_SAMPLE} locks, in {}",

@@ -157,6 +157,19 @@ fn parse_profile(args: &Args) -> Result<Profile> {
     Ok(Profile::new(sup, os)?)
 }
 
+/// Longest `--stop-timeout` accepted: a day.
+const MAX_STOP_TIMEOUT: f64 = 86_400.0;
+
+/// `--stop-timeout` as a duration: finite, 0 to a day.
+fn stop_grace(secs: f64) -> Result<Duration> {
+    if !(secs.is_finite() && (0.0..=MAX_STOP_TIMEOUT).contains(&secs)) {
+        bail!(
+            "--stop-timeout must be a number of seconds from 0 to {MAX_STOP_TIMEOUT}, not {secs}"
+        );
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
 fn check_root(root: &Path) -> Result<PathBuf> {
     let meta = std::fs::metadata(root).with_context(|| format!("--root {}", root.display()))?;
     if !meta.is_dir() {
@@ -176,9 +189,10 @@ fn check_root(root: &Path) -> Result<PathBuf> {
 pub async fn run(args: Args) -> Result<(), Failure> {
     let profile = parse_profile(&args).map_err(Failure::Usage)?;
     let root = check_root(&args.root).map_err(Failure::Usage)?;
-    if !(args.stop_timeout.is_finite() && args.stop_timeout >= 0.0) {
+    let stop_grace = stop_grace(args.stop_timeout).map_err(Failure::Usage)?;
+    if args.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
         return Err(Failure::Usage(anyhow::anyhow!(
-            "--stop-timeout must be a non-negative number of seconds"
+            "the API key (--api-key or REFSUP_API_KEY) is empty: give a key, or unset it to run without one"
         )));
     }
     let layout = Layout::new(root.clone());
@@ -204,7 +218,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         root,
         profile,
         faults: Faults::new(args.faults.iter().copied()),
-        stop_grace: Duration::from_secs_f64(args.stop_timeout),
+        stop_grace,
         pause_after_lock: args.pause_after_lock.clone(),
     };
     let engine = Engine::start(cfg, runtime)

@@ -3,23 +3,35 @@
 use std::path::{Path, PathBuf};
 
 use lockgates::{LockFile, LockLocation};
+use updatelock::Beneath;
 
 /// The host layout of one supervised device, rooted like the real
 /// supervisor's `/mnt/root`.
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
+    confined: Beneath,
 }
 
 impl Layout {
     /// A layout rooted at `root` (which must be absolute).
     pub fn new(root: PathBuf) -> Layout {
-        Layout { root }
+        Layout {
+            confined: Beneath::new(root.clone()),
+            root,
+        }
     }
 
     /// The root itself.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// File operations confined to the root: every path the supervisor
+    /// writes or removes goes through this, so a symlink planted in the
+    /// tree (apps can write their lock dirs) is refused, never followed.
+    pub fn confined(&self) -> &Beneath {
+        &self.confined
     }
 
     /// `<root>/tmp`: tmpfs on a device, wiped by a reboot.

@@ -145,6 +145,44 @@ pub fn validate_component(what: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Longest service name: the service's log file is `<appId>-<service>.log`
+/// and its container id `<appId>_<service>_<seq>`, which must fit a file name.
+pub const MAX_SERVICE_NAME: usize = 200;
+
+/// A config var must fit on one `name=value` line of config.txt (or one
+/// key of config.json): no line breaks or NUL anywhere, and no `=`, `[`, `]`
+/// or spaces in the name, so a var can never add a line or a `[section]`.
+pub fn validate_config_var(key: &str, value: &str) -> Result<(), String> {
+    let shown = truncate(key);
+    if key.is_empty() || key.len() > MAX_NAME {
+        return Err(format!(
+            "config var name {shown:?} must be 1-{MAX_NAME} bytes"
+        ));
+    }
+    if let Some(c) = key
+        .chars()
+        .find(|c| c.is_control() || c.is_whitespace() || "=[]".contains(*c))
+    {
+        return Err(format!(
+            "config var name {shown:?} contains {c:?} (names may not hold '=', '[', ']', spaces or control characters)"
+        ));
+    }
+    if value.len() > 4096 {
+        return Err(format!(
+            "config var {shown}: value is longer than 4096 bytes"
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| *c == '\n' || *c == '\r' || *c == '\0')
+    {
+        return Err(format!(
+            "config var {shown}: value contains {c:?} (a value must stay on one line)"
+        ));
+    }
+    Ok(())
+}
+
 /// Parse an app id: a decimal number that fits in 32 bits.
 pub fn parse_app_id(text: &str) -> Result<u32, String> {
     if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -170,10 +208,8 @@ impl TargetState {
     /// Reject everything a supervisor must not act on: bad ids and names,
     /// unknown strategies, non-numeric users, empty commands or images.
     pub fn validate(&self) -> Result<(), String> {
-        for key in self.local.config.keys() {
-            if key.is_empty() || key.len() > MAX_NAME || key.contains('\0') {
-                return Err(format!("config var name {:?} is invalid", truncate(key)));
-            }
+        for (key, value) in &self.local.config {
+            validate_config_var(key, value)?;
         }
         for (id, app) in &self.local.apps {
             parse_app_id(id)?;
@@ -191,9 +227,20 @@ impl TargetState {
             }
             for (name, service) in &app.services {
                 validate_component(&format!("app {id}: service name"), name)?;
+                if name.len() > MAX_SERVICE_NAME {
+                    return Err(format!(
+                        "app {id}: service name is {} bytes long (at most {MAX_SERVICE_NAME})",
+                        name.len()
+                    ));
+                }
                 let at = format!("app {id} service {name}");
                 if service.image.is_empty() || service.image.len() > 1024 {
                     return Err(format!("{at}: image must be 1-1024 bytes"));
+                }
+                if service.command.first().is_none_or(|a| a.is_empty()) {
+                    return Err(format!(
+                        "{at}: command is empty (the process runtime needs a program to run)"
+                    ));
                 }
                 if service.command.iter().any(|a| a.contains('\0')) {
                     return Err(format!("{at}: command contains NUL"));

@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag};
-use nix::sys::stat::{fchmod, mkdirat, Mode};
+use nix::sys::stat::{fchmod, fstat, mkdirat, Mode};
 use std::os::unix::ffi::OsStrExt;
 
 use crate::inspect::Holder;
@@ -61,7 +61,12 @@ impl Beneath {
     }
 
     /// Open the directory `dir` (under the root) without following links,
-    /// creating missing components with mode 0755 when `create` is set.
+    /// creating missing components with mode 0755 when `create` is set, for
+    /// callers that work relative to it (`openat`, `renameat`, `fsync`).
+    pub fn open_dir(&self, dir: &Path, create: bool) -> Result<OwnedFd, LockError> {
+        self.open(dir, create)
+    }
+
     fn open(&self, dir: &Path, create: bool) -> Result<OwnedFd, LockError> {
         let mut fd = self.open_root()?;
         for name in self.components(dir)? {
@@ -90,9 +95,14 @@ impl Beneath {
 
     /// Create `dir` and its missing parents under the root without following
     /// links, then set `dir`'s own permission bits to `mode` (through its
-    /// descriptor, so a link swapped in meanwhile is never chmodded).
+    /// descriptor, so a link swapped in meanwhile is never chmodded). A dir
+    /// that already has the mode is not touched (no inotify event).
     pub fn create_dir_all(&self, dir: &Path, mode: u32) -> Result<(), LockError> {
         let fd = self.open(dir, true)?;
+        let st = fstat(fd.as_raw_fd()).map_err(|e| LockError::from_errno(dir, e))?;
+        if st.st_mode & 0o7777 == mode & 0o7777 {
+            return Ok(());
+        }
         fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode))
             .map_err(|e| LockError::from_errno(dir, e))
     }
@@ -126,6 +136,18 @@ impl Beneath {
         self.inspect(path).map(|h| h.is_some())
     }
 
+    /// Remove `path` and, if it is a directory, everything in it, without
+    /// following any link (a link is removed itself). `Ok(false)` when
+    /// nothing was there.
+    pub fn remove_tree(&self, path: &Path) -> Result<bool, LockError> {
+        let (dir, name) = match self.parent(path) {
+            Ok(found) => found,
+            Err(e) if nothing_there(&e) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        remove_entry(dir.as_raw_fd(), name, path, 0)
+    }
+
     /// [`crate::find_locks`], confined: the walk opens each directory with
     /// `O_NOFOLLOW`, so it never leaves the root. A missing `dir` gives an
     /// empty list; a `dir` that is a symlink is [`LockError::Escape`].
@@ -150,16 +172,7 @@ fn walk(
     found: &mut Vec<FoundLock>,
 ) -> Result<(), LockError> {
     let raw = fd.as_raw_fd();
-    // `Dir` closes its own duplicate; `fd` stays ours for the openat calls.
-    let dup = nix::unistd::dup(raw).map_err(|e| LockError::from_errno(&path, e))?;
-    let mut dir = nix::dir::Dir::from_fd(dup).map_err(|e| LockError::from_errno(&path, e))?;
-    let entries: Vec<OsString> = dir
-        .iter()
-        .filter_map(Result::ok)
-        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
-        .filter(|n| n != "." && n != "..")
-        .collect();
-    for name in entries {
+    for name in list(&fd, &path)? {
         let child = path.join(&name);
         let Some(holder) = crate::inspect::inspect_at(Some(raw), &name, &child)? else {
             continue; // vanished during the walk
@@ -180,6 +193,36 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Remove `name` in `dir`, emptying it first if it is a real directory.
+fn remove_entry(dir: RawFd, name: &OsStr, path: &Path, depth: usize) -> Result<bool, LockError> {
+    match open_dir(Some(dir), name, OFlag::O_NOFOLLOW) {
+        Ok(sub) if depth < MAX_DEPTH => {
+            for child in list(&sub, path)? {
+                remove_entry(sub.as_raw_fd(), &child, &path.join(&child), depth + 1)?;
+            }
+        }
+        Ok(_) => return Err(LockError::io(path, Errno::ELOOP)),
+        // Not a directory (or a link to one): plain release below.
+        Err(Errno::ELOOP | Errno::ENOTDIR) => {}
+        Err(Errno::ENOENT) => return Ok(false),
+        Err(e) => return Err(LockError::from_errno(path, e)),
+    }
+    crate::release::release_at(Some(dir), name, path)
+}
+
+/// The names in an open directory, without `.` and `..`.
+fn list(fd: &OwnedFd, path: &Path) -> Result<Vec<OsString>, LockError> {
+    // `Dir` closes its own duplicate; `fd` stays the caller's.
+    let dup = nix::unistd::dup(fd.as_raw_fd()).map_err(|e| LockError::from_errno(path, e))?;
+    let mut dir = nix::dir::Dir::from_fd(dup).map_err(|e| LockError::from_errno(path, e))?;
+    Ok(dir
+        .iter()
+        .filter_map(Result::ok)
+        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+        .filter(|n| n != "." && n != "..")
+        .collect())
 }
 
 fn open_dir(at: Option<RawFd>, name: &OsStr, extra: OFlag) -> Result<OwnedFd, Errno> {

@@ -63,7 +63,10 @@ fn ordinary_paths_work_like_the_plain_functions() {
     let taken = b.take(&lock, &TakeOptions::default()).unwrap();
     assert_eq!(taken.path(), lock);
     assert!(b.is_held(&lock).unwrap());
-    assert!(b.take(&lock, &TakeOptions::default()).unwrap_err().is_held());
+    assert!(b
+        .take(&lock, &TakeOptions::default())
+        .unwrap_err()
+        .is_held());
     assert_eq!(b.inspect(&lock).unwrap().unwrap().kind, EntryKind::File);
     assert!(b.release(&lock).unwrap());
     assert!(!b.release(&lock).unwrap());
@@ -158,8 +161,30 @@ fn a_final_symlink_is_held_and_released_as_a_link() {
     let b = Beneath::new(&t.root);
     let lock = t.root.join("services/1/main/updates.lock");
     symlink(t.outside.join("updates.lock"), &lock).unwrap();
-    assert!(b.take(&lock, &TakeOptions::default()).unwrap_err().is_held());
+    assert!(b
+        .take(&lock, &TakeOptions::default())
+        .unwrap_err()
+        .is_held());
     assert_eq!(b.inspect(&lock).unwrap().unwrap().kind, EntryKind::Symlink);
     assert!(b.release(&lock).unwrap());
+    outside_untouched(&t);
+}
+
+#[test]
+fn remove_tree_removes_a_dir_but_only_unlinks_links() {
+    let t = tree();
+    let b = Beneath::new(&t.root);
+    fs::write(t.root.join("services/1/main/updates.lock"), "").unwrap();
+    symlink(&t.outside, t.root.join("services/1/escape")).unwrap();
+    assert!(b.remove_tree(&t.root.join("services/1")).unwrap());
+    assert!(!t.root.join("services/1").exists());
+    assert!(!b.remove_tree(&t.root.join("services/1")).unwrap());
+    outside_untouched(&t);
+    // A linked parent is refused, the outside left alone.
+    plant_link(&t, "services");
+    let err = b
+        .remove_tree(&t.root.join("services/updates.lock"))
+        .unwrap_err();
+    assert!(is_escape(&err), "{err:?}");
     outside_untouched(&t);
 }

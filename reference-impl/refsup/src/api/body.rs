@@ -31,13 +31,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             &bytes
         };
         let mut de = serde_json::Deserializer::from_slice(text);
-        serde_path_to_error::deserialize(&mut de)
-            .map(JsonBody)
-            .map_err(|e| {
-                reply::error(
-                    StatusCode::BAD_REQUEST,
-                    format!("invalid JSON body at {}: {}", e.path(), e.inner()),
-                )
-            })
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            reply::error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid JSON body at {}: {}", e.path(), e.inner()),
+            )
+        })?;
+        // One JSON value and nothing after it but whitespace.
+        de.end().map_err(|e| {
+            reply::error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid JSON body: {e} (trailing data after the JSON value)"),
+            )
+        })?;
+        Ok(JsonBody(value))
     }
 }

@@ -183,17 +183,18 @@ impl Engine {
             } else {
                 held.release()?;
                 if plan.removal {
-                    let _ = std::fs::remove_dir_all(
-                        self.layout.services_lock_root().join(app_id.to_string()),
-                    );
+                    let app_dir = self.layout.services_lock_root().join(app_id.to_string());
+                    if let Err(e) = self.layout.confined().remove_tree(&app_dir) {
+                        tracing::warn!("app {app_id}: removing its lock dirs: {e}");
+                    }
                 }
             }
         }
         for (i, start) in plan.start.iter().enumerate() {
             if !started.contains(&i) {
-                super::lock_paths::ensure_lock_dir(&start.instance.lock_dir);
+                self.ensure_lock_dir(&start.instance.lock_dir);
                 if let Some(data) = &start.instance.data_dir {
-                    std::fs::create_dir_all(data)?;
+                    self.layout.confined().create_dir_all(data, 0o755)?;
                 }
                 if let Err(e) = self.runtime.create_and_start(&start.instance).await {
                     tracing::error!("app {app_id}: {e}");

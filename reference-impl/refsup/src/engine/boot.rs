@@ -16,14 +16,16 @@ impl Engine {
     pub(super) async fn boot(&self) -> Result<()> {
         let layout = &self.layout;
         for dir in [
-            layout.services_lock_root(),
             layout.data_root(),
             layout.state_partition(),
             layout.boot_partition(),
         ] {
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            layout
+                .confined()
+                .create_dir_all(&dir, 0o755)
+                .with_context(|| format!("creating {}", dir.display()))?;
         }
-        super::lock_paths::ensure_lock_dir(&layout.services_lock_root());
+        self.ensure_lock_dir(&layout.services_lock_root());
         // A missing boot marker means /tmp was wiped: the device booted.
         if !layout.boot_marker().exists() {
             let device = {
@@ -33,6 +35,7 @@ impl Engine {
             };
             self.store.save_device(&device)?;
             atomic_write(
+                layout.confined(),
                 &layout.boot_marker(),
                 device.boot_count.to_string().as_bytes(),
             )?;
@@ -42,7 +45,7 @@ impl Engine {
         // Adopt what runs; start what should run but does not.
         for c in self.runtime.list().await? {
             if c.status != crate::runtime::ContainerStatus::Running {
-                super::lock_paths::ensure_lock_dir(&c.spec.lock_dir);
+                self.ensure_lock_dir(&c.spec.lock_dir);
                 if let Err(e) = self.runtime.start(&c.id).await {
                     tracing::error!("starting {}: {e}", c.id);
                 }
@@ -58,20 +61,20 @@ impl Engine {
     /// removed (which also removes a nobody-owned user lock: C3).
     fn clear_start_locks(&self) -> Result<()> {
         let profile = &self.cfg.profile;
+        let confined = self.layout.confined();
         if profile.clears_data_lock_at_start() {
-            for found in updatelock::find_locks(&self.layout.data_root(), &["resin-updates.lock"])?
-            {
+            for found in confined.find_locks(&self.layout.data_root(), &["resin-updates.lock"])? {
                 tracing::info!("clearing /data lock {} at start", found.path.display());
-                updatelock::release(&found.path)?;
+                confined.release(&found.path)?;
             }
         }
         if profile.cleans_leftover_locks() && !self.cfg.faults.on(Fault::NoLeftoverCleanup) {
             let nobody = lockgates::Profile::lock_owner_uid(profile);
             for root in [self.layout.services_lock_root(), self.layout.data_root()] {
-                for found in updatelock::find_locks(&root, &LOCK_NAMES)? {
+                for found in confined.find_locks(&root, &LOCK_NAMES)? {
                     if found.holder.uid == nobody {
                         tracing::info!("removing leftover lock {}", found.path.display());
-                        updatelock::release(&found.path)?;
+                        confined.release(&found.path)?;
                     }
                 }
             }

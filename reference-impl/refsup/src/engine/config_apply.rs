@@ -39,14 +39,15 @@ impl Engine {
         let wanted = serde_json::to_value(wanted)?;
         if doc.get("config") != Some(&wanted) {
             doc["config"] = wanted;
-            write_json(&path, &doc)?;
+            write_json(self.layout.confined(), &path, &doc)?;
         }
         // R1: host config goes to config.txt and waits for a reboot.
         let txt = config_txt(config);
         let current = std::fs::read_to_string(self.layout.config_txt()).unwrap_or_default();
         if txt != current {
-            atomic_write(&self.layout.config_txt(), txt.as_bytes())?;
-            atomic_write(&self.layout.reboot_breadcrumb(), b"config")?;
+            let confined = self.layout.confined();
+            atomic_write(confined, &self.layout.config_txt(), txt.as_bytes())?;
+            atomic_write(confined, &self.layout.reboot_breadcrumb(), b"config")?;
             tracing::info!("host config changed: reboot pending");
         }
         // O1: turning the override on deletes the user locks present now.
@@ -84,14 +85,16 @@ impl Engine {
         }
         for (app_id, names) in services {
             for path in self.lock_paths(app_id, &names) {
-                let is_dir = updatelock::inspect(&path)
+                let confined = self.layout.confined();
+                let is_dir = confined
+                    .inspect(&path)
                     .ok()
                     .flatten()
                     .is_some_and(|h| h.kind == updatelock::EntryKind::Directory);
                 if is_dir && !self.cfg.profile.directory_lock_removable() {
                     continue;
                 }
-                match updatelock::release(&path) {
+                match confined.release(&path) {
                     Ok(true) => tracing::info!("override: deleted lock {}", path.display()),
                     Ok(false) => {}
                     Err(e) => tracing::warn!("override: {e}"),

@@ -68,7 +68,7 @@ impl Engine {
         }
         for path in &paths {
             if let Some(dir) = path.parent() {
-                ensure_lock_dir(dir);
+                self.ensure_lock_dir(dir);
             }
         }
         let result = TakeAll::new(paths, self.rules.clone(), force).run();
@@ -144,12 +144,20 @@ impl Engine {
     }
 }
 
-/// Create a lock dir writable by every uid (services may run as any user,
-/// and from 13.1.0 the supervisor itself locks as nobody). No sticky bit:
-/// with it, fs.protected_regular would refuse opens of other users' files.
-pub(crate) fn ensure_lock_dir(dir: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if std::fs::create_dir_all(dir).is_ok() {
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777));
+impl Engine {
+    /// Create a lock dir writable by every uid (services may run as any
+    /// user, and from 13.1.0 the supervisor itself locks as nobody), without
+    /// following links: a lock dir an app replaced by a symlink is logged and
+    /// left alone (the take that follows then blocks the app's update). No
+    /// sticky bit: with it, fs.protected_regular would refuse opens of other
+    /// users' files.
+    pub(crate) fn ensure_lock_dir(&self, dir: &std::path::Path) -> bool {
+        match self.layout.confined().create_dir_all(dir, 0o777) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("lock dir: {e}");
+                false
+            }
+        }
     }
 }

@@ -93,8 +93,8 @@ impl Engine {
     /// profile clears at start, adopt running services, start the rest.
     pub async fn start(cfg: EngineConfig, runtime: Arc<dyn Runtime>) -> Result<Arc<Engine>> {
         let layout = Layout::new(cfg.root.clone());
-        let store = Store::new(layout.refsup_state());
-        let rules = LockRules::new(&cfg.profile, &cfg.faults);
+        let store = Store::new(layout.confined().clone(), layout.refsup_state());
+        let rules = LockRules::new(&cfg.profile, &cfg.faults, layout.confined().clone());
         let target = store.load_target()?;
         let device = store.load_device()?;
         let engine = Arc::new(Engine {
@@ -169,10 +169,13 @@ impl Engine {
     /// Accept a new target state: validated, then durable before this returns.
     pub fn set_target(&self, target: TargetState) -> Result<(), String> {
         target.validate()?;
+        // Published under the store's write lock, right after it is durable:
+        // what GET returns is always what a restart would load.
         self.store
-            .save_target(&target)
+            .save_target(&target, || {
+                self.shared.lock().unwrap().target = target.clone();
+            })
             .map_err(|e| format!("cannot persist target state: {e:#}"))?;
-        self.shared.lock().unwrap().target = target;
         self.wake();
         Ok(())
     }

@@ -130,7 +130,7 @@ impl Engine {
             let path = self.layout.config_json();
             let mut doc: Value = read_json(&path)?.unwrap_or_else(|| json!({}));
             doc["hostname"] = json!(hostname);
-            write_json(&path, &doc)
+            write_json(self.layout.confined(), &path, &doc)
         })();
         if let Some(held) = held {
             held.release().map_err(|e| OpError::Internal(e.into()))?;

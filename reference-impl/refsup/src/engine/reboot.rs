@@ -100,14 +100,21 @@ impl Engine {
         shared.reboot_blocked = why;
     }
 
-    /// Stop every service (SIGTERM, then SIGKILL after the grace period).
+    /// Stop every service at once (SIGTERM, then SIGKILL after the grace
+    /// period), as the real supervisor kills an app's containers: services
+    /// that ignore SIGTERM cost one grace period together, not one each.
     pub(super) async fn stop_everything(&self) {
         let containers = self.runtime.list().await.unwrap_or_default();
+        let mut stops = tokio::task::JoinSet::new();
         for c in containers {
-            if let Err(e) = self.runtime.stop(&c.id, self.cfg.stop_grace).await {
-                tracing::warn!("stopping {}: {e}", c.id);
-            }
+            let (runtime, grace) = (self.runtime.clone(), self.cfg.stop_grace);
+            stops.spawn(async move {
+                if let Err(e) = runtime.stop(&c.id, grace).await {
+                    tracing::warn!("stopping {}: {e}", c.id);
+                }
+            });
         }
+        while stops.join_next().await.is_some() {}
     }
 
     /// Power off: stop services, lose `/tmp`, then boot again or stay down.

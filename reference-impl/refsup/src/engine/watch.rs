@@ -15,7 +15,9 @@ impl Engine {
         let waker = Arc::clone(&self.waker);
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if event.is_ok() {
+                // Opens and closes (our own confined lookups open every dir
+                // on the way) change nothing: only changes wake the reconciler.
+                if event.is_ok_and(|e| !e.kind.is_access()) {
                     waker.notify_one();
                 }
             })

@@ -2,19 +2,20 @@
 
 use std::path::PathBuf;
 
-use updatelock::LockError;
+use updatelock::{Beneath, LockError};
 
 /// The entries this supervisor created for one operation. Dropping this
 /// leaves them in place (as a crash would); call [`HeldLocks::release`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[must_use = "held locks stay on disk until released"]
 pub struct HeldLocks {
     paths: Vec<PathBuf>,
+    root: Beneath,
 }
 
 impl HeldLocks {
-    pub(crate) fn new(paths: Vec<PathBuf>) -> HeldLocks {
-        HeldLocks { paths }
+    pub(crate) fn new(paths: Vec<PathBuf>, root: Beneath) -> HeldLocks {
+        HeldLocks { paths, root }
     }
 
     /// What was created, in take order.
@@ -27,7 +28,7 @@ impl HeldLocks {
     pub fn release(self) -> Result<(), LockError> {
         let mut first = None;
         for path in self.paths.iter().rev() {
-            if let Err(e) = updatelock::release(path) {
+            if let Err(e) = self.root.release(path) {
                 first.get_or_insert(e);
             }
         }

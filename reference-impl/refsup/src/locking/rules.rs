@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use lockgates::Profile;
-use updatelock::{EntryKind, LockError, Owner};
+use updatelock::{Beneath, EntryKind, LockError, Owner};
 
 use crate::fault::{Fault, Faults};
 
@@ -18,24 +18,27 @@ pub struct LockRules {
     pub directory_removable: bool,
     /// Fault L8: rollback also unlinks the paths after the blocking one.
     pub rollback_removes_untaken: bool,
+    /// The device root every lock operation stays inside.
+    pub root: Beneath,
 }
 
 impl LockRules {
     /// The rules a profile promises, bent by any enabled faults.
-    pub fn new(profile: &Profile, faults: &Faults) -> LockRules {
+    pub fn new(profile: &Profile, faults: &Faults, root: Beneath) -> LockRules {
         let uid = profile.lock_owner_uid();
         LockRules {
             owner: Owner { uid, gid: uid },
             symlink_held: profile.symlink_lock_held() && !faults.on(Fault::FollowSymlinks),
             directory_removable: profile.directory_lock_removable(),
             rollback_removes_untaken: faults.on(Fault::RollbackRemovesUserLock),
+            root,
         }
     }
 
     /// Whether `path` counts as held. With symlinks followed, a dangling link
     /// does not count.
     pub fn is_held(&self, path: &Path) -> Result<bool, LockError> {
-        match updatelock::inspect(path)? {
+        match self.root.inspect(path)? {
             None => Ok(false),
             Some(h) if h.kind == EntryKind::Symlink && !self.symlink_held => Ok(path.exists()),
             Some(_) => Ok(true),

@@ -74,7 +74,7 @@ impl TakeAll {
             Phase::Taking => self.take_next(),
             Phase::RollingBack(blocked) => match self.taken.pop() {
                 Some(path) => {
-                    if let Err(e) = updatelock::release(&path) {
+                    if let Err(e) = self.rules.root.release(&path) {
                         tracing::warn!("rollback: {e}");
                     }
                     self.phase = Phase::RollingBack(blocked);
@@ -91,7 +91,7 @@ impl TakeAll {
                 // the operation, not only those it took, so a user's lock
                 // beyond the blocking one was removed.
                 Some(path) => {
-                    let _ = updatelock::release(path);
+                    let _ = self.rules.root.release(path);
                     self.phase = Phase::RemoveUntaken(blocked, i + 1);
                     Step::Continue
                 }
@@ -113,14 +113,17 @@ impl TakeAll {
 
     fn take_next(&mut self) -> Step {
         let Some(path) = self.paths.get(self.next).cloned() else {
-            return Step::Acquired(HeldLocks::new(std::mem::take(&mut self.taken)));
+            return Step::Acquired(HeldLocks::new(
+                std::mem::take(&mut self.taken),
+                self.rules.root.clone(),
+            ));
         };
         let create = self.rules.create_path(&path);
         let opts = TakeOptions {
             owner: Some(self.rules.owner),
             ..TakeOptions::default()
         };
-        match updatelock::take(&create, &opts) {
+        match self.rules.root.take(&create, &opts) {
             Ok(lock) => {
                 // Dropping a Lock leaves the file: it stays until HeldLocks::release.
                 self.taken.push(lock.path().to_path_buf());
@@ -146,7 +149,7 @@ impl TakeAll {
 
     /// Force: remove the user's entry (one syscall). Never follows a link.
     fn clear(&self, path: &std::path::Path) -> Result<(), String> {
-        let holder = updatelock::inspect(path).map_err(|e| e.to_string())?;
+        let holder = self.rules.root.inspect(path).map_err(|e| e.to_string())?;
         if let Some(h) = holder {
             if h.kind == EntryKind::Directory && !self.rules.directory_removable {
                 return Err(format!(
@@ -155,7 +158,9 @@ impl TakeAll {
                 ));
             }
         }
-        updatelock::release(path)
+        self.rules
+            .root
+            .release(path)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

@@ -46,9 +46,10 @@ impl Refsup {
             os.into(),
             "--listen".into(),
             "127.0.0.1:0".into(),
-            "--stop-timeout".into(),
-            "2".into(),
         ];
+        if !extra.contains(&"--stop-timeout") {
+            args.extend(["--stop-timeout".into(), "2".into()]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut child = Command::new(bin())
             .args(&args)
