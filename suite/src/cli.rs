@@ -33,6 +33,10 @@ enum Command {
     Run(Box<RunArgs>),
     /// List the cases and the fault catalogue.
     List,
+    /// Judge a lock tool: can it share a lock path with the supervisor?
+    Gate(Box<crate::gate::GateArgs>),
+    /// Run a command while holding an update lock (the reference library).
+    Hold(crate::gate::HoldArgs),
 }
 
 /// `lockcheck run` flags.
@@ -124,6 +128,14 @@ pub fn main() -> ExitCode {
             list();
             ExitCode::from(exit_codes::OK)
         }
+        Command::Gate(args) => match crate::gate::run(*args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("lockcheck: {e:#}");
+                ExitCode::from(exit_codes::USAGE)
+            }
+        },
+        Command::Hold(args) => ExitCode::from(crate::gate::hold_cmd::run(args)),
         Command::Run(args) => match run(*args) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {

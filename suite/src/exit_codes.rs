@@ -7,3 +7,5 @@ pub const CASE_FAILED: u8 = 1;
 /// Bad usage or environment: unknown profile or case, unreachable target,
 /// wrong API key, unwritable output.
 pub const USAGE: u8 = 2;
+/// `lockcheck gate`: a tool is not compatible (or only with caveats).
+pub const INCOMPATIBLE: u8 = 1;

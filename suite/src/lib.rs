@@ -10,6 +10,7 @@ pub mod client;
 pub mod ctx;
 pub mod exit_codes;
 pub mod expectations;
+pub mod gate;
 pub mod outcome;
 pub mod profiles;
 pub mod release;
