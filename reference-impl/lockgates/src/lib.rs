@@ -10,11 +10,13 @@ mod error;
 mod gate;
 mod lock_files;
 mod profile;
+mod readme;
 mod table;
 
-pub use behaviour::{OverrideName, OverrideSource};
+pub use behaviour::{OverrideName, OverrideSource, NOBODY_UID, ROOT_UID};
 pub use error::ProfileError;
 pub use gate::Gate;
-pub use lock_files::{LockFile, LockLocation};
+pub use lock_files::{LockFile, LockLocation, LOCK_NAMES};
 pub use profile::Profile;
-pub use table::{gate_table, GateRow, GateTable, RefuseRow};
+pub use readme::readme_table;
+pub use table::{gate_table, GateRow, GateTable, RefuseRow, VersionSet};

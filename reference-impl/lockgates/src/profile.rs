@@ -32,6 +32,18 @@ impl Profile {
         gate_table().is_open(gate, &self.supervisor, &self.os)
     }
 
+    /// A warning when the supervisor is newer than every version the table
+    /// was checked against: it is taken to behave like the newest known one.
+    pub fn beyond_known(&self) -> Option<String> {
+        let newest = &gate_table().newest_known;
+        (self.supervisor > *newest).then(|| {
+            format!(
+                "supervisor {} is newer than the newest version the gate table was checked against ({newest}); assuming it behaves like {newest}",
+                self.supervisor
+            )
+        })
+    }
+
     /// Every gate with whether it is open, in table order (for reports).
     pub fn gates(&self) -> Vec<(Gate, bool)> {
         Gate::ALL.iter().map(|&g| (g, self.has(g))).collect()

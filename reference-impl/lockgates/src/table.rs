@@ -11,6 +11,52 @@ use crate::Gate;
 /// The table text, compiled in so every binary carries the same table.
 pub const GATES_TOML: &str = include_str!("../gates.toml");
 
+/// A set of versions: semver requirements joined by `||` (any may match),
+/// each a comma-separated "and" of comparators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionSet(Vec<VersionReq>);
+
+impl VersionSet {
+    /// Every version.
+    pub fn any() -> VersionSet {
+        VersionSet(vec![VersionReq::STAR])
+    }
+
+    /// Whether `v` (its release triple; pre-release tags are ignored) is in the set.
+    pub fn matches(&self, v: &Version) -> bool {
+        let plain = Version::new(v.major, v.minor, v.patch);
+        self.0.iter().any(|req| req.matches(&plain))
+    }
+}
+
+impl std::str::FromStr for VersionSet {
+    type Err = String;
+    fn from_str(text: &str) -> Result<VersionSet, String> {
+        text.split("||")
+            .map(|part| {
+                VersionReq::parse(part.trim())
+                    .map_err(|e| format!("version requirement '{}': {e}", part.trim()))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(VersionSet)
+    }
+}
+
+impl std::fmt::Display for VersionSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|r| r.to_string()).collect();
+        f.write_str(&parts.join(" || "))
+    }
+}
+
+impl<'de> Deserialize<'de> for VersionSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// One behaviour gate: open for a profile when both requirements match.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,13 +67,26 @@ pub struct GateRow {
     #[serde(default)]
     pub spec: Vec<String>,
     /// Supervisor versions for which the gate is open.
-    #[serde(default = "any")]
-    pub supervisor: VersionReq,
+    #[serde(default = "VersionSet::any")]
+    pub supervisor: VersionSet,
     /// OS versions for which the gate is open.
-    #[serde(default = "any")]
-    pub os: VersionReq,
-    /// Where the rule comes from: seed, cl X.Y.Z, modelled.
+    #[serde(default = "VersionSet::any")]
+    pub os: VersionSet,
+    /// First supervisor tag with the behaviour.
+    pub since: String,
+    /// The tag just before `since`.
+    pub last_without: String,
+    /// For a range: the first tag that no longer has the behaviour.
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Commits of the real supervisor that introduced (and ended) it.
+    #[serde(default)]
+    pub commits: Vec<String>,
+    /// Where the rule comes from: src, changelog, seed, modelled.
     pub source: String,
+    /// Why a modelled row could not be settled from the source.
+    #[serde(default)]
+    pub why: Option<String>,
     /// What the gate switches on, in words.
     pub note: String,
 }
@@ -39,25 +98,29 @@ pub struct RefuseRow {
     /// Stable id.
     pub id: String,
     /// Supervisor versions refused.
-    #[serde(default = "any")]
-    pub supervisor: VersionReq,
+    #[serde(default = "VersionSet::any")]
+    pub supervisor: VersionSet,
     /// OS versions refused (with the supervisor requirement).
-    #[serde(default = "any")]
-    pub os: VersionReq,
+    #[serde(default = "VersionSet::any")]
+    pub os: VersionSet,
     /// Where the rule comes from.
     pub source: String,
+    /// Commits that settle it, if any.
+    #[serde(default)]
+    pub commits: Vec<String>,
+    /// Why a modelled row could not be settled from the source.
+    #[serde(default)]
+    pub why: Option<String>,
     /// Message shown to the user.
     pub reason: String,
-}
-
-fn any() -> VersionReq {
-    VersionReq::STAR
 }
 
 /// The parsed table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GateTable {
+    /// The newest supervisor version the table was checked against.
+    pub newest_known: Version,
     /// Behaviour gates in file order.
     pub gate: Vec<GateRow>,
     /// Unsupported combinations.
@@ -91,22 +154,15 @@ impl GateTable {
     /// Whether `gate` is open for these versions.
     pub fn is_open(&self, gate: Gate, supervisor: &Version, os: &Version) -> bool {
         let row = self.row(gate);
-        matches(&row.supervisor, supervisor) && matches(&row.os, os)
+        row.supervisor.matches(supervisor) && row.os.matches(os)
     }
 
     /// The refuse row matching these versions, if any.
     pub fn refusal(&self, supervisor: &Version, os: &Version) -> Option<&RefuseRow> {
         self.refuse
             .iter()
-            .find(|r| matches(&r.supervisor, supervisor) && matches(&r.os, os))
+            .find(|r| r.supervisor.matches(supervisor) && r.os.matches(os))
     }
-}
-
-/// semver requirements ignore pre-release versions unless named; our versions
-/// are plain releases, so compare on the release triple only.
-fn matches(req: &VersionReq, v: &Version) -> bool {
-    let plain = Version::new(v.major, v.minor, v.patch);
-    req.matches(&plain)
 }
 
 /// The compiled-in table, parsed once.
