@@ -568,6 +568,58 @@ fn proper_lockfile_is_compatible_with_a_directory_lock() {
     }
 }
 
+#[test]
+fn a_directory_lock_is_a_caveat_on_supervisors_that_cannot_remove_it() {
+    // 13.1.0 cannot rmdir a directory lock on a forced update (SPEC L5,
+    // 14.0.10): the same mkdir measures compatible-with-caveats there. Its
+    // locks are owned by root before 13.1.0 and named resin-updates.lock
+    // before 7.22.0; the probes plant and name them so.
+    let (code, out, _) = lockcheck(&[
+        "gate",
+        "--tool",
+        "mkdir",
+        "--profile",
+        "13.1.0@2.88.0",
+        "--rounds",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let t = &report["tools"][0];
+    assert_eq!(t["verdict"], "compatible-with-caveats", "{t:#}");
+    let path = &t["probes"][0];
+    assert_eq!(path["status"], "caveat", "{path:#}");
+    assert!(
+        path["finding"]
+            .as_str()
+            .unwrap()
+            .contains("13.1.0@2.88.0 cannot remove it"),
+        "{path:#}"
+    );
+    let (_, out, _) = lockcheck(&[
+        "gate",
+        "--tool",
+        "reference",
+        "--profile",
+        "7.16.6@2.15.1",
+        "--rounds",
+        "2",
+        "--no-live",
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let planted = report["tools"][0]["probes"][1]["evidence"][0]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        planted,
+        "planted lockdir/resin-updates.lock (regular file, 0444, uid 0, 1 byte \"0\")"
+    );
+}
+
 // ----- bad input -----
 
 #[test]

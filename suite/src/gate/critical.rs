@@ -61,8 +61,7 @@ impl Section {
             Stay::For(d) => text.push_str(&format!("sleep {:.3}\n", d.as_secs_f64())),
         }
         text.push_str(&format!("echo \"leave $$\" >> {w}\n"));
-        std::fs::write(&script, text).with_context(|| format!("writing {}", script.display()))?;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+        super::spawn_guard::write_script(&script, &text)?;
         Ok(Section {
             script,
             witness: witness.to_path_buf(),

@@ -98,7 +98,10 @@ impl Holder {
                 Ok(())
             });
         }
-        let child = cmd.spawn().context("cannot run /bin/sh")?;
+        let child = {
+            let _forking = super::spawn_guard::forking();
+            cmd.spawn().context("cannot run /bin/sh")?
+        };
         let pidfd = pidfd_open(child.id()).context("pidfd_open")?;
         Ok(Holder {
             child,

@@ -17,9 +17,12 @@ pub enum Installed {
 
 /// Ask dpkg about `package`.
 pub fn check(package: &str) -> Installed {
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f=${db:Status-Abbrev}\t${Version}", package])
-        .output();
+    let out = {
+        let _forking = super::spawn_guard::forking();
+        Command::new("dpkg-query")
+            .args(["-W", "-f=${db:Status-Abbrev}\t${Version}", package])
+            .output()
+    };
     let Ok(out) = out else {
         return Installed::Unknown;
     };

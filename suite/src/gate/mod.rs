@@ -5,8 +5,8 @@
 //! supervisor, and the verdict is computed from what they measured.
 //!
 //! - [`template`], [`tool`], [`profiles`]: what a tool is and how to drive it;
-//! - [`sandbox`], [`snapshot`], [`critical`], [`witness`], [`holder`]: running
-//!   copies of it and observing them from outside;
+//! - [`sandbox`], [`snapshot`], [`critical`], [`witness`], [`holder`],
+//!   [`spawn_guard`]: running copies of it and observing them from outside;
 //! - [`probes`]: one file per probe; [`probe`]: their rows;
 //! - [`verdict`], [`report`], [`run`]: deciding and telling;
 //! - [`hold_cmd`]: `lockcheck hold`, the reference library as a tool.
@@ -22,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod snapshot;
+pub mod spawn_guard;
 pub mod template;
 pub mod tool;
 pub mod verdict;

@@ -6,26 +6,31 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-
-/// The lock file name inside the lock dir, as the supervisor names it.
-pub const LOCK_NAME: &str = "updates.lock";
+use lockgates::Profile;
 
 /// One probe's directory tree, removed when dropped.
 #[derive(Debug)]
 pub struct Sandbox {
     dir: tempfile::TempDir,
+    lock_name: &'static str,
 }
 
 impl Sandbox {
     /// A new tree under the system temp dir:
     /// `lockdir/` (mode 0777, as the reference supervisor makes it),
-    /// `outside/`, `work/` (the tool's cwd and TMPDIR) and `gate/`.
-    pub fn new() -> Result<Sandbox> {
+    /// `outside/`, `work/` (the tool's cwd and TMPDIR) and `gate/`. The lock
+    /// is named as `profile`'s first lock file (`updates.lock`, or
+    /// `resin-updates.lock` before 7.22.0).
+    pub fn new(profile: &Profile) -> Result<Sandbox> {
         let dir = tempfile::Builder::new()
             .prefix("lockcheck-gate-")
             .tempdir()
             .context("cannot make a temp dir for a gate probe")?;
-        let sandbox = Sandbox { dir };
+        let lock_name = profile
+            .lock_files()
+            .first()
+            .map_or("updates.lock", |f| f.name);
+        let sandbox = Sandbox { dir, lock_name };
         for sub in [
             sandbox.lock_dir(),
             sandbox.outside(),
@@ -51,7 +56,7 @@ impl Sandbox {
 
     /// The lock path the tool is given (`{path}`).
     pub fn lock_path(&self) -> PathBuf {
-        self.lock_dir().join(LOCK_NAME)
+        self.lock_dir().join(self.lock_name)
     }
 
     /// Where symlink targets live, outside the lock dir.

@@ -82,7 +82,7 @@ fn one(probe: &Probe<'_>, planted: Planted) -> ProbeResult {
 }
 
 fn measure(probe: &Probe<'_>, planted: Planted) -> Result<ProbeResult> {
-    let sandbox = Sandbox::new()?;
+    let sandbox = Sandbox::new(&probe.settings.profile)?;
     let path = sandbox.lock_path();
     let mut evidence = Vec::new();
     match planted {

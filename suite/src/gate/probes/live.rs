@@ -57,7 +57,7 @@ fn one(
     case: &str,
     f: fn(&Probe<'_>, &Sandbox) -> Result<ProbeResult>,
 ) -> ProbeResult {
-    let run = Sandbox::new().and_then(|sandbox| f(probe, &sandbox));
+    let run = Sandbox::new(&probe.settings.profile).and_then(|sandbox| f(probe, &sandbox));
     run.unwrap_or_else(|e| broken(PROBE, case, &e))
 }
 

@@ -31,6 +31,7 @@ impl LiveDevice {
             exe: lockcheck.to_path_buf(),
             faults: Vec::new(),
         };
+        let _forking = crate::gate::spawn_guard::forking();
         let device = target
             .device(
                 profile,
@@ -58,14 +59,21 @@ impl LiveDevice {
         if !self.wait_applied(commit, deadline)? {
             bail!("refsup did not start the app in time");
         }
-        let records = fixture_app::log::read(&self.idle_log)?;
-        let env = records
-            .iter()
-            .find(|r| r.ev == "start")
-            .and_then(|r| r.rest.get("env"))
-            .and_then(Value::as_object)
-            .cloned()
-            .context("the idle service logged no start record")?;
+        // Running is not yet logged: wait for the service's start record.
+        let env = loop {
+            let records = fixture_app::log::read(&self.idle_log)?;
+            let start = records.iter().find(|r| r.ev == "start");
+            if let Some(env) = start
+                .and_then(|r| r.rest.get("env"))
+                .and_then(Value::as_object)
+            {
+                break env.clone();
+            }
+            if Instant::now() >= deadline {
+                bail!("the idle service logged no start record in time");
+            }
+            std::thread::sleep(POLL);
+        };
         let file = self.profile.lock_files()[0];
         let var = |name: &str| {
             env.get(name)

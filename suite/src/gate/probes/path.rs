@@ -36,7 +36,7 @@ pub fn run(probe: &Probe<'_>) -> (ProbeResult, Option<Unrunnable>) {
 
 fn measure(probe: &Probe<'_>) -> Result<Result<ProbeResult, Unrunnable>> {
     let s = probe.settings;
-    let sandbox = Sandbox::new()?;
+    let sandbox = Sandbox::new(&probe.settings.profile)?;
     let skip = sandbox.gate();
     let rel = rel_lock_path(&sandbox);
     let before = snapshot::take(sandbox.root(), &skip);

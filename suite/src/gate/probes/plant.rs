@@ -52,9 +52,12 @@ pub fn set_mtime(path: &Path, age: Duration) -> Result<()> {
 
 /// A pid that is certainly not running: a child that has exited and been reaped.
 pub fn dead_pid() -> Result<u32> {
-    let mut child = std::process::Command::new("/bin/true")
-        .spawn()
-        .context("running /bin/true")?;
+    let mut child = {
+        let _forking = crate::gate::spawn_guard::forking();
+        std::process::Command::new("/bin/true")
+            .spawn()
+            .context("running /bin/true")?
+    };
     let pid = child.id();
     child.wait()?;
     Ok(pid)

@@ -43,7 +43,7 @@ fn measure(probe: &Probe<'_>) -> Result<ProbeResult> {
     let case = format!("{} copies x {} rounds", s.copies, s.rounds);
     let mut t = Tally::default();
     for round in 1..=s.rounds {
-        let sandbox = Sandbox::new()?;
+        let sandbox = Sandbox::new(&probe.settings.profile)?;
         let files = sandbox.gate();
         let cwd = sandbox.work();
         let path = sandbox.lock_path();

@@ -47,7 +47,7 @@ fn one(probe: &Probe<'_>, kill: bool) -> ProbeResult {
 fn measure(probe: &Probe<'_>, kill: bool) -> Result<ProbeResult> {
     let s = probe.settings;
     let case = if kill { "after SIGKILL" } else { "normal" };
-    let sandbox = Sandbox::new()?;
+    let sandbox = Sandbox::new(&probe.settings.profile)?;
     let skip = sandbox.gate();
     let rel = rel_lock_path(&sandbox);
     let before = snapshot::take(sandbox.root(), &skip);

@@ -65,7 +65,7 @@ fn one(probe: &Probe<'_>, stale: Stale) -> ProbeResult {
 }
 
 fn measure(probe: &Probe<'_>, stale: Stale) -> Result<ProbeResult> {
-    let sandbox = Sandbox::new()?;
+    let sandbox = Sandbox::new(&probe.settings.profile)?;
     let path = sandbox.lock_path();
     let profile = &probe.settings.profile;
     let (content, age, what) = match stale {
