@@ -33,12 +33,16 @@ fn matrix() {
         exe: exe(),
         progress: false,
         faults: vec![],
-        patience: Default::default(),
+        patience: lockcheck::ctx::Patience {
+            time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
+            ..Default::default()
+        },
     };
     let report = runner::run(
         Arc::new(Embedded {
             exe: exe(),
             faults: vec![],
+            time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
         }),
         &cfg,
     );
@@ -69,6 +73,7 @@ fn u2_latency(releases: usize) -> anyhow::Result<()> {
     let target = Embedded {
         exe: exe(),
         faults: vec![],
+        time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
     };
     let opts = DeviceOpts::default();
     let device = target.device(&profile, work.path(), &opts)?;

@@ -13,6 +13,9 @@ use crate::outcome::Promise;
 pub enum Need {
     /// The `--pause-after-lock` test hook (pause between taking locks and killing).
     PauseHook,
+    /// The `--pause-between-steps` test hook (pause after one locking step
+    /// released its locks, before the next takes them).
+    StepPauseHook,
     /// Killing and restarting the supervisor process.
     Restart,
 }
@@ -22,6 +25,7 @@ impl Need {
     pub fn missing_reason(self) -> &'static str {
         match self {
             Need::PauseHook => "target has no pause-after-lock hook",
+            Need::StepPauseHook => "target has no pause-between-steps hook",
             Need::Restart => "the suite cannot restart this target's supervisor",
         }
     }

@@ -82,6 +82,9 @@ pub struct RunArgs {
     /// asserting that something did not happen.
     #[arg(long, default_value_t = 1.5, value_name = "SECS")]
     settle: f64,
+    /// The target's timings relative to the real supervisor's: the retry backoff a locked update waits is allowed for at this scale. Default: 0.001 for the embedded reference (which is run that much faster), 1 for --target-url.
+    #[arg(long, value_name = "FACTOR")]
+    time_scale: Option<f64>,
     /// Also print wall time, per-case medians and U2 latencies.
     #[arg(long)]
     timings: bool,
@@ -197,9 +200,18 @@ fn run(args: RunArgs) -> Result<u8> {
             bail!("--{name} must be a positive number of seconds, got {v}")
         }
     };
+    let time_scale = match args.time_scale {
+        Some(v) if !(v.is_finite() && v > 0.0 && v <= 1000.0) => {
+            bail!("--time-scale must be a number above 0 and at most 1000, got {v}")
+        }
+        Some(v) => v,
+        None if args.target_url.is_some() => 1.0,
+        None => crate::target::EMBEDDED_TIME_SCALE,
+    };
     let patience = crate::ctx::Patience {
         event: secs("event-timeout", args.event_timeout)?,
         settle: secs("settle", args.settle)?,
+        time_scale,
     };
     let mut profiles = if args.profiles.is_empty() {
         crate::profiles::defaults()
@@ -230,11 +242,17 @@ fn run(args: RunArgs) -> Result<u8> {
             if profiles.len() != 1 || args.profiles.is_empty() {
                 bail!("with --target-url give exactly one --profile: the versions the target claims to be");
             }
-            Arc::new(External::connect(url, args.api_key.as_deref(), root)?)
+            Arc::new(External::connect(
+                url,
+                args.api_key.as_deref(),
+                root,
+                &profiles[0],
+            )?)
         }
         _ => Arc::new(Embedded {
             exe: exe.clone(),
             faults: faults.clone(),
+            time_scale: patience.time_scale,
         }),
     };
     let cfg = RunConfig {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use fixture_app::log::Record;
-use lockgates::{LockFile, LockLocation, Profile};
+use lockgates::{LockFile, Profile};
 use serde_json::{json, Value};
 
 use crate::client::Client;
@@ -28,6 +28,10 @@ pub struct Patience {
     /// Observation window for something that must not happen, on targets
     /// that do not count their reconcile passes.
     pub settle: Duration,
+    /// The target's timings relative to the real supervisor's (1.0 for a
+    /// real one; the embedded reference runs faster): a wait for an apply
+    /// after a lock is released allows for the retry backoff at this scale.
+    pub time_scale: f64,
 }
 
 impl Default for Patience {
@@ -35,6 +39,7 @@ impl Default for Patience {
         Patience {
             event: EVENT_TIMEOUT,
             settle: SETTLE,
+            time_scale: 1.0,
         }
     }
 }
@@ -55,6 +60,8 @@ pub struct Ctx {
     pub patience: Patience,
     /// Measurements a case reports (e.g. U2 latency), in ms.
     pub metrics: Vec<(String, f64)>,
+    step_pause_file: Option<PathBuf>,
+    started: Instant,
 }
 
 impl Ctx {
@@ -76,6 +83,8 @@ impl Ctx {
             pause_file: opts.pause_file.clone(),
             patience: Patience::default(),
             metrics: Vec::new(),
+            step_pause_file: opts.step_pause_file.clone(),
+            started: Instant::now(),
         }
     }
 
@@ -95,17 +104,9 @@ impl Ctx {
 
     // ----- paths (SPEC section 2) -----
 
-    /// Host path of `file` for `service` of `app`.
+    /// Host path of `file` for `service` of `app` (the profile's layout).
     pub fn lock_path(&self, app: u32, service: &str, file: &LockFile) -> PathBuf {
-        match file.location {
-            LockLocation::ServiceDir => self.root().join(format!(
-                "tmp/balena-supervisor/services/{app}/{service}/{}",
-                file.name
-            )),
-            LockLocation::AppData => self
-                .root()
-                .join(format!("mnt/data/resin-data/{app}/{}", file.name)),
-        }
+        self.root().join(self.profile.lock_path(app, service, file))
     }
 
     /// The first lock file the profile honours.
@@ -225,24 +226,42 @@ impl Ctx {
         Ok(!gone && self.device_info()?["update_pending"] == false)
     }
 
-    /// Wait until the target state is applied.
+    /// Wait until the target state is applied. A real supervisor retries a
+    /// locked apply only after its backoff (`min(2^n x 500 ms, cap)`, never
+    /// watching the lock), so this allows the event timeout plus the longest
+    /// retry delay the profile could have reached in this cell: each delay
+    /// at most doubles the time failed so far, and never passes the cap.
     pub fn wait_applied(&self) -> Result<()> {
-        self.wait_for("the target state to be applied", || {
+        let cap = self.profile.retry_cap();
+        let failing = self.started.elapsed() * 2 + Duration::from_secs(1);
+        let backoff = cap.min(failing.div_f64(self.patience.time_scale.max(1e-6)));
+        let patience = self.patience.event + backoff.mul_f64(self.patience.time_scale);
+        self.wait_within(patience, "the target state to be applied", || {
             self.is_applied().map(|ok| ok.then_some(()))
         })
     }
 
     /// Wait until `f` yields a value; errors from `f` end the wait.
-    pub fn wait_for<T>(&self, what: &str, mut f: impl FnMut() -> Result<Option<T>>) -> Result<T> {
-        let deadline = Instant::now() + self.patience.event;
+    pub fn wait_for<T>(&self, what: &str, f: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+        self.wait_within(self.patience.event, what, f)
+    }
+
+    /// [`Ctx::wait_for`] with its own deadline.
+    pub fn wait_within<T>(
+        &self,
+        patience: Duration,
+        what: &str,
+        mut f: impl FnMut() -> Result<Option<T>>,
+    ) -> Result<T> {
+        let deadline = Instant::now() + patience;
         loop {
             if let Some(v) = f()? {
                 return Ok(v);
             }
             if Instant::now() > deadline {
                 bail!(
-                    "timed out after {}s waiting for {what}",
-                    self.patience.event.as_secs()
+                    "timed out after {:.1}s waiting for {what}",
+                    patience.as_secs_f64()
                 );
             }
             std::thread::sleep(Duration::from_millis(15));
@@ -412,11 +431,43 @@ impl Ctx {
         std::fs::remove_file(self.pause_file()?).context("removing the pause file")
     }
 
+    /// Ask the supervisor to pause once between two locking steps of the
+    /// next update (the hook is one-shot: it pauses while `FILE.arm` exists).
+    pub fn arm_step_pause(&self) -> Result<()> {
+        let file = self
+            .step_pause_file
+            .as_deref()
+            .context("this case runs without the step pause hook")?;
+        std::fs::write(file.with_extension("arm"), "").context("arming the step pause")
+    }
+
+    /// Wait until the supervisor pauses between two locking steps (after
+    /// one step released its locks, before the next takes them).
+    pub fn wait_step_paused(&self) -> Result<()> {
+        let file = self
+            .step_pause_file
+            .clone()
+            .context("this case runs without the step pause hook")?;
+        self.wait_for("the supervisor to pause between two locking steps", || {
+            Ok(file.exists().then_some(()))
+        })
+    }
+
+    /// Let a supervisor paused between steps go on.
+    pub fn resume_step(&self) -> Result<()> {
+        let file = self
+            .step_pause_file
+            .as_deref()
+            .context("this case runs without the step pause hook")?;
+        std::fs::remove_file(file).context("removing the step pause file")
+    }
+
     /// Crash the supervisor (SIGKILL) and start it again, with or without
     /// the pause hook.
     pub fn restart_supervisor(&mut self, pause: bool) -> Result<()> {
         let opts = DeviceOpts {
             pause_file: if pause { self.pause_file.clone() } else { None },
+            step_pause_file: None,
         };
         self.device.restart(&opts)
     }

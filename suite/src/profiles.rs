@@ -3,18 +3,25 @@
 use anyhow::Result;
 use lockgates::Profile;
 
-/// Profiles `lockcheck run` uses when none is given (issue 3's list).
+/// Profiles `lockcheck run` uses when none is given: every gate of
+/// `gates.toml` has a profile on each side of its boundary (a test checks).
 pub const DEFAULT_PROFILES: &[&str] = &[
+    "2.4.0@1.20.0",
     "2.8.2@1.20.0",
     "4.1.1@1.26.0",
     "4.1.1@2.0.6",
     "6.6.8@2.9.0",
     "7.16.6@2.15.1",
     "7.22.0@2.26.0",
+    "7.25.0@2.29.0",
+    "9.3.0@2.29.2",
+    "9.15.7@2.31.5",
     "12.11.34@2.85.0",
     "13.1.0@2.88.0",
     "14.4.10@2.95.0",
+    "16.2.8@2.113.0",
     "16.2.9@2.113.0",
+    "16.5.0@2.113.0",
     "16.12.7@4.0.0",
     "17.3.5@5.1.0",
 ];

@@ -146,14 +146,10 @@ pub fn run_cell(
     }
     let started = Instant::now();
     let (tx, rx) = mpsc::channel();
-    let (p, exe, needs_pause) = (
-        profile.clone(),
-        cfg.exe.clone(),
-        case.needs.contains(&Need::PauseHook),
-    );
+    let (p, exe) = (profile.clone(), cfg.exe.clone());
     let patience = cfg.patience;
     std::thread::spawn(move || {
-        let _ = tx.send(execute(target, case, p, exe, needs_pause, patience));
+        let _ = tx.send(execute(target, case, p, exe, patience));
     });
     let ms = || started.elapsed().as_millis() as u64;
     match rx.recv_timeout(cfg.case_timeout) {
@@ -206,7 +202,6 @@ fn execute(
     case: &'static Case,
     profile: Profile,
     exe: PathBuf,
-    pause: bool,
     patience: crate::ctx::Patience,
 ) -> Result<Metrics, String> {
     let prefix = format!("lockcheck-{}-{}-", case.id, profile);
@@ -215,7 +210,14 @@ fn execute(
         .tempdir()
         .map_err(|e| format!("cannot create a scratch dir: {e}"))?;
     let opts = DeviceOpts {
-        pause_file: pause.then(|| work.path().join("pause-after-lock")),
+        pause_file: case
+            .needs
+            .contains(&Need::PauseHook)
+            .then(|| work.path().join("pause-after-lock")),
+        step_pause_file: case
+            .needs
+            .contains(&Need::StepPauseHook)
+            .then(|| work.path().join("pause-between-steps")),
     };
     let device = target
         .device(&profile, work.path(), &opts)

@@ -22,16 +22,22 @@ fn conformance(
     )]
     id: &str,
     #[values(
+        "2.4.0@1.20.0",
         "2.8.2@1.20.0",
         "4.1.1@1.26.0",
         "4.1.1@2.0.6",
         "6.6.8@2.9.0",
         "7.16.6@2.15.1",
         "7.22.0@2.26.0",
+        "7.25.0@2.29.0",
+        "9.3.0@2.29.2",
+        "9.15.7@2.31.5",
         "12.11.34@2.85.0",
         "13.1.0@2.88.0",
         "14.4.10@2.95.0",
+        "16.2.8@2.113.0",
         "16.2.9@2.113.0",
+        "16.5.0@2.113.0",
         "16.12.7@4.0.0",
         "17.3.5@5.1.0"
     )]
@@ -45,6 +51,7 @@ fn conformance(
     let target = Arc::new(Embedded {
         exe: common::exe(),
         faults: vec![],
+        time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
     });
     let cfg = RunConfig {
         profiles: vec![profile.clone()],
@@ -54,7 +61,10 @@ fn conformance(
         exe: common::exe(),
         progress: false,
         faults: vec![],
-        patience: Default::default(),
+        patience: lockcheck::ctx::Patience {
+            time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
+            ..Default::default()
+        },
     };
     let cell = run_cell(target, case, &profile, &cfg);
     let want = match (case.promise)(&profile) {
@@ -86,6 +96,21 @@ fn the_matrix_lists_match_the_spec_ids_and_default_profiles() {
         assert!(
             text.contains(&format!("\"{p}\"")),
             "profile {p} missing from the #[values] list"
+        );
+    }
+}
+
+/// Every gate of `gates.toml` has a default profile on each side of its
+/// boundary, so the default matrix exercises both behaviours of each.
+#[test]
+fn default_profiles_cover_every_gate_on_both_sides() {
+    let profiles = lockcheck::profiles::defaults();
+    for gate in lockgates::Gate::ALL {
+        let open = profiles.iter().filter(|p| p.has(*gate)).count();
+        assert!(
+            open > 0 && open < profiles.len(),
+            "gate {gate} is {} on every default profile",
+            if open > 0 { "open" } else { "closed" }
         );
     }
 }

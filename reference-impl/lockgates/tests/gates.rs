@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use lockgates::{gate_table, Gate, GateRow, LockFile, OverrideSource, Profile, ProfileError};
-use semver::Version;
 use rstest::rstest;
+use semver::Version;
 
 fn p(s: &str) -> Profile {
     s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -36,7 +36,12 @@ fn every_gate_holds_at_its_boundary_tags() {
         let gate: Gate = row.id.parse().unwrap();
         let os = os_for(row);
         let open = |t: &str| table.is_open(gate, &tag(t), &os);
-        assert!(open(&row.since), "{}: closed at since {}", row.id, row.since);
+        assert!(
+            open(&row.since),
+            "{}: closed at since {}",
+            row.id,
+            row.since
+        );
         assert!(
             !open(&row.last_without),
             "{}: open at last_without {}",
@@ -50,7 +55,11 @@ fn every_gate_holds_at_its_boundary_tags() {
         );
         if let Some(until) = &row.until {
             assert!(!open(until), "{}: open at until {until}", row.id);
-            assert!(tag(until) > tag(&row.since), "{}: until before since", row.id);
+            assert!(
+                tag(until) > tag(&row.since),
+                "{}: until before since",
+                row.id
+            );
         }
     }
 }
@@ -64,7 +73,12 @@ fn every_row_cites_a_commit_or_says_why_not() {
         .gate
         .iter()
         .map(|r| (&r.id, &r.source, &r.commits, &r.why))
-        .chain(table.refuse.iter().map(|r| (&r.id, &r.source, &r.commits, &r.why)));
+        .chain(
+            table
+                .refuse
+                .iter()
+                .map(|r| (&r.id, &r.source, &r.commits, &r.why)),
+        );
     for (id, source, commits, why) in rows {
         assert!(
             ["src", "changelog", "seed", "modelled"].contains(&source.as_str()),
@@ -95,14 +109,19 @@ fn readme_table_is_generated_from_the_table() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
     let readme = std::fs::read_to_string(path).unwrap();
     let (begin, end) = ("<!-- gates:begin -->\n", "<!-- gates:end -->");
-    let start = readme.find(begin).expect("README has the gates:begin marker") + begin.len();
+    let start = readme
+        .find(begin)
+        .expect("README has the gates:begin marker")
+        + begin.len();
     let stop = readme.find(end).expect("README has the gates:end marker");
     if readme[start..stop] != table {
         if std::env::var_os("LOCKGATES_BLESS").is_some() {
             let fresh = format!("{}{table}{}", &readme[..start], &readme[stop..]);
             std::fs::write(path, fresh).unwrap();
         } else {
-            panic!("README.md's gate table is stale: run LOCKGATES_BLESS=1 cargo test -p lockgates");
+            panic!(
+                "README.md's gate table is stale: run LOCKGATES_BLESS=1 cargo test -p lockgates"
+            );
         }
     }
 }
@@ -115,7 +134,11 @@ fn newer_versions_behave_like_the_newest_known_with_a_warning() {
     let warning = newer.beyond_known().expect("a warning");
     assert!(warning.contains("newest"), "{warning}");
     for gate in Gate::ALL {
-        assert_eq!(newer.has(*gate), p(&format!("{newest}@5.1.0")).has(*gate), "{gate}");
+        assert_eq!(
+            newer.has(*gate),
+            p(&format!("{newest}@5.1.0")).has(*gate),
+            "{gate}"
+        );
     }
 }
 
@@ -287,9 +310,11 @@ fn lock_env_vars(#[case] profile: &str, #[case] names: &[&str]) {
 
 #[test]
 fn a_broken_table_is_refused() {
-    assert!(lockgates::GateTable::parse("newest_known = \"1.0.0\"\ngate = []")
-        .unwrap_err()
-        .contains("has no row"));
+    assert!(
+        lockgates::GateTable::parse("newest_known = \"1.0.0\"\ngate = []")
+            .unwrap_err()
+            .contains("has no row")
+    );
     let dup = format!(
         "{}\n{}",
         include_str!("../gates.toml"),

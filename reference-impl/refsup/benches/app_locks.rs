@@ -39,8 +39,8 @@ fn main() {
         tempfile::tempdir()
     }
     .expect("tempdir");
-    let layout = Layout::new(dir.path().to_path_buf());
     let profile: Profile = PROFILE.parse().expect("profile");
+    let layout = Layout::new(dir.path().to_path_buf(), profile.clone());
     let rules = LockRules::new(
         &profile,
         &Faults::default(),

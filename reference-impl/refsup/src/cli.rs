@@ -63,6 +63,12 @@ pub struct Args {
     /// Test hook: after taking locks and before killing, create FILE and wait until it is removed.
     #[arg(long, value_name = "FILE")]
     pub pause_after_lock: Option<PathBuf>,
+    /// Test hook (L1 before 16.2.0): between two locking steps of an update, if FILE.arm exists, remove it, create FILE and wait until FILE is removed.
+    #[arg(long, value_name = "FILE")]
+    pub pause_between_steps: Option<PathBuf>,
+    /// Factor on the supervisor's own timings (retry backoff 2^n x 500 ms, the poll interval, the 10 s app-lock wait); 1 is the real schedule.
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub time_scale: f64,
     /// Seconds a killed service gets between SIGTERM and SIGKILL.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub stop_timeout: f64,
@@ -190,12 +196,21 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     let profile = parse_profile(&args).map_err(Failure::Usage)?;
     let root = check_root(&args.root).map_err(Failure::Usage)?;
     let stop_grace = stop_grace(args.stop_timeout).map_err(Failure::Usage)?;
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0 && args.time_scale <= 1000.0) {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "--time-scale must be a number above 0 and at most 1000, not {}",
+            args.time_scale
+        )));
+    }
+    if let Some(warning) = profile.beyond_known() {
+        eprintln!("refsup: warning: {warning}");
+    }
     if args.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
         return Err(Failure::Usage(anyhow::anyhow!(
             "the API key (--api-key or REFSUP_API_KEY) is empty: give a key, or unset it to run without one"
         )));
     }
-    let layout = Layout::new(root.clone());
+    let layout = Layout::new(root.clone(), profile.clone());
     let runtime: Arc<dyn Runtime> = match args.runtime {
         RuntimeKind::Process => Arc::new(
             ProcessRuntime::new(&root, layout.runtime_state(), layout.service_logs())
@@ -220,7 +235,13 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         faults: Faults::new(args.faults.iter().copied()),
         stop_grace,
         pause_after_lock: args.pause_after_lock.clone(),
+        pause_between_steps: args.pause_between_steps.clone(),
+        time_scale: args.time_scale,
     };
+    // Registered before the engine boots, so before "listening on": a
+    // SIGTERM any time after that stops the services (the default action
+    // would kill refsup and leave them running).
+    let terminated = terminate_signal().map_err(|e| Failure::Runtime(e.into()))?;
     let engine = Engine::start(cfg, runtime)
         .await
         .map_err(Failure::Runtime)?;
@@ -238,7 +259,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         let engine = engine.clone();
         async move {
             tokio::select! {
-                _ = terminate_signal() => {
+                _ = terminated => {
                     if !args.keep_services_on_exit {
                         engine.stop_all_services().await;
                     }
@@ -253,12 +274,16 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(e.into()))
 }
 
-async fn terminate_signal() {
+/// Install the SIGTERM and SIGINT handlers now; the future resolves on the
+/// first of them, including one that arrived before it was polled.
+fn terminate_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

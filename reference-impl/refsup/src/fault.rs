@@ -1,5 +1,9 @@
-//! The fault catalogue: historical supervisor bugs `refsup --fault NAME`
-//! re-enables in the real code path, so the suite can prove it catches them.
+//! The fault catalogue: supervisor bugs that never shipped as designed
+//! behaviour (reported, or plausible regressions), which `refsup --fault
+//! NAME` injects in the real code path so the suite can prove it catches
+//! them. Behaviour a version really had is a gate of `lockgates`, not a
+//! fault (e.g. the override names of 7.0.0 - 9.2.6, removal leaving locks
+//! 16.2.0 - 16.12.6, reboots ignoring locks before 7.0.0).
 
 use std::collections::BTreeSet;
 
@@ -11,23 +15,14 @@ pub enum Fault {
     /// operation, not only those it took, removing a user's lock that lies
     /// beyond the blocking one (reported on 4.1.1).
     RollbackRemovesUserLock,
-    /// U3: kill-then-download kills without taking locks (reported on 2.8.2).
+    /// U3: kill-then-download kills without taking locks (reported on 2.8.2;
+    /// the 2.8.2 code locks, so it is kept as a regression to catch).
     KillThenDownloadIgnoresLock,
-    /// O2: any override name set truthy wins, even when the
-    /// SUPERVISOR_OVERRIDE_LOCK name says no (reported on 7.16.6).
-    OverrideNamesConfused,
-    /// C1: leftover supervisor locks are not cleaned at start.
-    NoLeftoverCleanup,
-    /// L6: lock checks follow symlinks (a dangling link does not count).
+    /// L6: lock checks follow symlinks (a dangling link does not count, and
+    /// taking it creates the target); no version did this.
     FollowSymlinks,
-    /// R5: host-config PATCH ignores locks.
-    HostConfigIgnoresLocks,
-    /// U5: app removal leaves the supervisor's locks behind.
-    KeepLocksAfterRemoval,
     /// O4: `/v1/update` force is not one-time: it sticks for later updates.
     ForceSticks,
-    /// R1: a reboot-requiring config change reboots despite locks.
-    RebootIgnoresLocks,
     /// L1/L7: each service is killed right after its own lock is taken,
     /// before the other services' locks are.
     KillBeforeAllLocks,

@@ -2,23 +2,26 @@
 
 use std::path::{Path, PathBuf};
 
-use lockgates::{LockFile, LockLocation};
+use lockgates::{LockFile, Profile};
 use updatelock::Beneath;
 
 /// The host layout of one supervised device, rooted like the real
-/// supervisor's `/mnt/root`.
+/// supervisor's `/mnt/root`. Where the lock dirs are depends on the
+/// profile; the profile (lockgates) is the one place that says so.
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
+    profile: Profile,
     confined: Beneath,
 }
 
 impl Layout {
-    /// A layout rooted at `root` (which must be absolute).
-    pub fn new(root: PathBuf) -> Layout {
+    /// A layout rooted at `root` (which must be absolute) for `profile`.
+    pub fn new(root: PathBuf, profile: Profile) -> Layout {
         Layout {
             confined: Beneath::new(root.clone()),
             root,
+            profile,
         }
     }
 
@@ -39,39 +42,42 @@ impl Layout {
         self.root.join("tmp")
     }
 
-    /// `<root>/tmp/balena-supervisor`.
+    /// `<root>/tmp/balena-supervisor`: the supervisor's own tmp dir (boot
+    /// marker, reboot breadcrumb).
     pub fn supervisor_tmp(&self) -> PathBuf {
         self.tmp().join("balena-supervisor")
     }
 
-    /// `<root>/tmp/balena-supervisor/services`: all per-service lock dirs.
-    pub fn services_lock_root(&self) -> PathBuf {
-        self.supervisor_tmp().join("services")
+    /// The dir holding every host lock dir of this profile.
+    pub fn lock_root(&self) -> PathBuf {
+        self.root.join(self.profile.lock_root())
     }
 
-    /// Per-service lock dir, seen as `/tmp/balena` and `/tmp/resin`.
+    /// The dir holding `app_id`'s lock dirs.
+    pub fn app_lock_dir(&self, app_id: u32) -> PathBuf {
+        self.root.join(self.profile.app_lock_dir(app_id))
+    }
+
+    /// A service's host lock dir, seen as `/tmp/resin` (and `/tmp/balena`).
     pub fn service_lock_dir(&self, app_id: u32, service: &str) -> PathBuf {
-        self.services_lock_root()
-            .join(app_id.to_string())
-            .join(service)
+        self.root
+            .join(self.profile.service_lock_dir(app_id, service))
     }
 
-    /// `<root>/mnt/data/resin-data`: all OS 1.x app data dirs.
+    /// `<root>/resin-data`: all OS 1.x app data dirs.
     pub fn data_root(&self) -> PathBuf {
-        self.root.join("mnt/data/resin-data")
+        self.root.join("resin-data")
     }
 
     /// OS 1.x app data dir, seen as `/data`.
     pub fn app_data_dir(&self, app_id: u32) -> PathBuf {
-        self.data_root().join(app_id.to_string())
+        self.root.join(self.profile.app_data_dir(app_id))
     }
 
     /// Host path of one lock file of one service.
     pub fn lock_path(&self, app_id: u32, service: &str, file: &LockFile) -> PathBuf {
-        match file.location {
-            LockLocation::ServiceDir => self.service_lock_dir(app_id, service).join(file.name),
-            LockLocation::AppData => self.app_data_dir(app_id).join(file.name),
-        }
+        self.root
+            .join(self.profile.lock_path(app_id, service, file))
     }
 
     /// `<root>/mnt/state`: the state partition (HUP breadcrumbs live here).

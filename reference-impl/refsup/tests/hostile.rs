@@ -293,3 +293,39 @@ fn sigterm_stops_services_in_parallel() {
         unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
     }
 }
+
+/// Defect 4: a service that can never start (its binary is missing) is a
+/// failed apply retried with the backoff, reported as update_failed, not a
+/// hot loop of passes and log lines.
+#[test]
+fn a_service_that_cannot_start_backs_off() {
+    let r = Refsup::start("17.3.5@5.1.0", &["--time-scale", "0.01"]);
+    let (status, body) = r.post(
+        "/v2/local/target-state",
+        &target(
+            "aaa",
+            &[("main", &["/nonexistent/lockcheck-no-such-binary"])],
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    wait_for(20, "update_failed", || {
+        (r.get("/v1/device").1["update_failed"] == true).then_some(())
+    });
+    let passes = |r: &Refsup| {
+        r.get("/v1/device").1["reconcile_passes_started"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = passes(&r);
+    // Nothing announces "no pass happened"; watch a fixed window. Backoff at
+    // this scale: 10, 20, 40 ... ms doubling, so a handful of passes; a hot
+    // loop makes thousands.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let during = passes(&r) - before;
+    assert!(
+        during <= 12,
+        "{during} passes in 2 s: the failed start is retried in a loop"
+    );
+    let why = r.get("/v2/applications/state").1["app"]["blocked"].clone();
+    assert!(why.to_string().contains("failed to start"), "{why}");
+}

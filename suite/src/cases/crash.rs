@@ -7,11 +7,24 @@ use super::tmp_lock;
 use crate::case;
 use crate::outcome::Promise;
 
+/// Whether a crashed supervisor's own locks stop nothing after a restart:
+/// removed at start (13.1.0 - 16.1.x), adopted (16.2.0), or there is no
+/// /tmp lock (before 4.0.0 only the /data lock, cleared at every start).
+fn leftovers_harmless(p: &lockgates::Profile) -> bool {
+    p.cleans_leftover_locks_at_start() || p.adopts_leftover_locks() || tmp_lock(p).is_none()
+}
+
+/// Whether a nobody-owned user lock is lost to the supervisor's leftover
+/// handling (C3 hazard).
+fn nobody_lock_lost(p: &lockgates::Profile) -> bool {
+    p.cleans_leftover_locks_at_start() || p.adopts_leftover_locks()
+}
+
 case! {
     id: "C1",
     title: "leftover supervisor locks",
-    spec: "if the supervisor dies holding its locks and restarts: from 13.1.0 it removes the locks it owns (uid 65534) and goes on; before 13.1.0 they block updates until a reboot",
-    promise: |p| if p.cleans_leftover_locks() || tmp_lock(p).is_none() { Promise::Pass } else { Promise::Hazard },
+    spec: "if the supervisor dies holding its locks and restarts: 13.1.0 - 16.1.x its start script deletes the uid-65534 locks; from 16.2.0 it adopts them as its own and goes on; before 13.1.0 they block updates until a reboot (hazard)",
+    promise: |p| if leftovers_harmless(p) { Promise::Pass } else { Promise::Hazard },
     needs: [PauseHook, Restart],
     fn c1_leftover_supervisor_locks(ctx) {
         ctx.start_simple()?;
@@ -21,8 +34,7 @@ case! {
         // Crash while holding the locks, and come back without the hook.
         ctx.restart_supervisor(false)?;
         let _ = ctx.resume();
-        let cleaned = ctx.profile.cleans_leftover_locks() || tmp_lock(&ctx.profile).is_none();
-        if cleaned {
+        if leftovers_harmless(&ctx.profile) {
             ctx.wait_applied()?;
             for file in ctx.profile.lock_files() {
                 let path = ctx.lock_path(1, "main", &file);
@@ -60,8 +72,8 @@ case! {
 case! {
     id: "C3",
     title: "nobody-owned user lock",
-    spec: "hazard from 13.1.0: a service running as uid 65534 has its lock mistaken for a leftover and removed",
-    promise: |p| if tmp_lock(p).is_none() { Promise::NotApplicable } else if p.cleans_leftover_locks() { Promise::Hazard } else { Promise::Pass },
+    spec: "hazard from 13.1.0: a service running as uid 65534 has its lock taken for a supervisor leftover: 13.1.0 - 16.1.x it is deleted when the supervisor restarts; from 16.2.0 it does not block an update and is deleted with the supervisor's locks",
+    promise: |p| if tmp_lock(p).is_none() { Promise::NotApplicable } else if nobody_lock_lost(p) { Promise::Hazard } else { Promise::Pass },
     needs: [Restart],
     fn c3_nobody_owned_user_lock(ctx) {
         ctx.start_simple()?;
@@ -69,13 +81,20 @@ case! {
         let lock = ctx.lock_path(1, "main", &file);
         let lock_taken = updatelock::take(&lock, &TakeOptions { owner: Some(Owner::NOBODY), ..TakeOptions::default() })?;
         drop(lock_taken); // a Lock leaves its file when dropped
-        ctx.restart_supervisor(false)?;
-        ctx.settled()?;
-        if ctx.profile.cleans_leftover_locks() {
-            ensure!(!ctx.held(&lock), "expected the nobody-owned user lock to be removed as a leftover (documented hazard)");
-        } else {
-            ensure!(ctx.held(&lock), "expected the user lock to survive: this version has no leftover clean-up");
+        if ctx.profile.cleans_leftover_locks_at_start() {
+            ctx.restart_supervisor(false)?;
+            ctx.settled()?;
+            ensure!(!ctx.held(&lock), "expected the nobody-owned user lock removed at supervisor start (documented hazard)");
+            return Ok(());
         }
-        Ok(())
+        if ctx.profile.adopts_leftover_locks() {
+            ctx.bump(1);
+            ctx.deploy()?;
+            ctx.wait_applied().context("expected the nobody-owned user lock not to block the update (documented hazard)")?;
+            ensure!(!ctx.held(&lock), "expected the nobody-owned user lock deleted with the supervisor's own (documented hazard)");
+            return Ok(());
+        }
+        ctx.restart_supervisor(false)?;
+        super::blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
     }
 }

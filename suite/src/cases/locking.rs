@@ -11,9 +11,9 @@ use crate::release::Svc;
 case! {
     id: "L1",
     title: "exclusive",
-    spec: "the supervisor takes every lock of every service of an app by exclusive create before killing any of them; if any entry exists, nothing is killed and the update stays pending",
-    promise: |_| Promise::Pass,
-    needs: [],
+    spec: "the supervisor takes every lock of every service of an app by exclusive create before killing any of them; if any entry exists, nothing is killed and the update stays pending; 7.0.0 - 16.1.x each step takes and releases the locks by itself, so a lock taken between two steps leaves the release half-applied (hazard)",
+    promise: |p| if p.locks_per_step() { Promise::Hazard } else { Promise::Pass },
+    needs: [StepPauseHook],
     fn l1_exclusive(ctx) {
         ctx.set_app(1, &[("a", Svc::idle()), ("b", Svc::idle())]);
         ctx.deploy()?;
@@ -22,7 +22,31 @@ case! {
         // service by service would kill `a` before finding it.
         let lock = ctx.lock_path(1, "b", &ctx.primary());
         ctx.user_lock(&lock)?;
-        blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
+        blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))?;
+        if !ctx.profile.locks_per_step() {
+            return Ok(());
+        }
+        // Per-step locking: after a's step released the locks, b's lock is
+        // taken before b's step: a is replaced, b is not.
+        let before = ctx.kill_snapshot()?;
+        ctx.arm_step_pause()?;
+        ctx.bump(1);
+        ctx.deploy()?;
+        ctx.wait_step_paused()?;
+        std::fs::create_dir_all(lock.parent().context("lock dir")?)?;
+        updatelock::take(&lock, &updatelock::TakeOptions::default())
+            .context("expected the lock free between two steps")
+            .map(drop)?;
+        ctx.resume_step()?;
+        let commit = ctx.state.apps[&1].commit.clone();
+        ctx.wait_for("service a at the new release while b's step is blocked", || {
+            Ok(ctx.containers()?.iter().any(|c| c["serviceName"] == "a" && c["commit"] == serde_json::json!(commit) && c["status"] == "Running").then_some(()))
+        })?;
+        let b_killed = ctx.sigterms(1, "b")? > before.iter().find(|((_, n), _)| n == "b").map_or(0, |(_, c)| *c);
+        ensure!(!b_killed, "expected b untouched behind its lock");
+        ctx.wait_pending().context("expected the release half-applied (documented hazard)")?;
+        ctx.release_lock(&lock)?;
+        ctx.wait_applied()
     }
 }
 
@@ -100,7 +124,7 @@ case! {
 case! {
     id: "L5",
     title: "directories",
-    spec: "an empty directory at a lock path is a held lock; from 14.0.10 force can remove it (earlier: unremovable, update stays blocked)",
+    spec: "an empty directory at a lock path is a held lock; from 14.0.15 force can remove it (14.0.10 tried only on EPERM, Linux says EISDIR); 7.0.0 - 14.0.14 it stays and blocks even a forced update; before 7.0.0 force skips the locks and the directory stays",
     promise: |_| Promise::Pass,
     needs: [],
     fn l5_directories(ctx) {
@@ -113,7 +137,10 @@ case! {
         ctx.wait_pending()?;
         ctx.ensure_not_killed(&before, 1)?;
         ensure!(ctx.post_force("/v1/update", true)? == 204, "POST /v1/update force did not answer 204");
-        if ctx.profile.directory_lock_removable() {
+        if ctx.profile.force_skips_locks() {
+            ctx.wait_applied()?;
+            ensure!(lock.is_dir(), "expected the directory to stay (force skips the locks on this version)");
+        } else if ctx.profile.directory_lock_removable() {
             ctx.wait_applied()?;
             ensure!(!ctx.held(&lock), "expected force to remove the directory lock");
         } else {
@@ -130,8 +157,8 @@ case! {
 case! {
     id: "L6",
     title: "symlinks",
-    spec: "from 16.2.9 a symlink at a lock path is held and its target is never read, changed or deleted; earlier the check follows the link (a dangling link does not count)",
-    promise: |p| if p.symlink_lock_held() { Promise::Pass } else { Promise::Hazard },
+    spec: "a symlink at a lock path is held (taking a lock never follows it) and its target is never read, changed or deleted; force removes the link itself, except 16.2.0 - 16.2.8 where a dangling link puts every take, even forced, in an error loop (hazard)",
+    promise: |p| if p.own_lock_scan_follows_links() { Promise::Hazard } else { Promise::Pass },
     needs: [],
     fn l6_symlinks(ctx) {
         ctx.start_simple()?;
@@ -139,12 +166,6 @@ case! {
         std::fs::create_dir_all(lock.parent().unwrap())?;
         let dangling = ctx.work.join("link-target");
         std::os::unix::fs::symlink(&dangling, &lock)?;
-        if !ctx.profile.symlink_lock_held() {
-            // The documented older behaviour: a dangling link does not block.
-            ctx.bump(1);
-            ctx.deploy()?;
-            return ctx.wait_applied();
-        }
         let before = ctx.kill_snapshot()?;
         ctx.bump(1);
         ctx.deploy()?;
@@ -164,6 +185,21 @@ case! {
         std::fs::remove_file(&lock)?;
         ctx.wait_applied()?;
         ensure!(std::fs::read_to_string(&real)? == "keep", "expected the link target untouched");
+        // Force against a dangling link.
+        std::os::unix::fs::symlink(&dangling, &lock)?;
+        ctx.bump(1);
+        ctx.deploy()?;
+        ctx.wait_pending()?;
+        ensure!(ctx.post_force("/v1/update", true)? == 204, "POST /v1/update force did not answer 204");
+        if ctx.profile.own_lock_scan_follows_links() {
+            // Documented hazard: the scan stat()s the link and fails, forced or not.
+            ctx.wait_pending().context("expected a forced update to stay failed behind a dangling link (16.2.0 - 16.2.8)")?;
+            std::fs::remove_file(&lock)?;
+            ctx.wait_applied()?;
+        } else {
+            ctx.wait_applied().context("expected force to remove the dangling link and apply")?;
+        }
+        ensure!(!dangling.exists(), "expected the link target never to be created, but {} exists", dangling.display());
         Ok(())
     }
 }

@@ -55,7 +55,7 @@ case! {
 case! {
     id: "O2",
     title: "override names",
-    spec: "RESIN_OVERRIDE_LOCK (app env var, < 7.0.0), RESIN_SUPERVISOR_OVERRIDE_LOCK, and from 7.22.0 BALENA_SUPERVISOR_OVERRIDE_LOCK; if a legacy and a current name disagree, the SUPERVISOR_OVERRIDE_LOCK name wins",
+    spec: "RESIN_OVERRIDE_LOCK (app env var < 2.5.0, app config 2.5.0 - 6.x, device config from 7.0.0 except 9.2.7 - 9.6.3), RESIN_SUPERVISOR_OVERRIDE_LOCK (from 1.3.0), BALENA_ names from 7.25.0 winning over their RESIN_ twins; when names disagree: before 9.6.4 either truthy turns it on, from 9.6.4 a set legacy name decides",
     promise: |_| Promise::Pass,
     needs: [],
     fn o2_override_names(ctx) {
@@ -64,21 +64,37 @@ case! {
         for name in &names {
             overridden(ctx, name, "1")?;
         }
-        // Disagreement: the winning name says 0, a later one says 1.
-        for loser in names.iter().skip(1) {
-            let winner = names[0];
-            set_override(ctx, &winner, Some("0"));
-            set_override(ctx, loser, Some("1"));
-            ctx.deploy()?;
-            ctx.wait_applied()?;
-            let lock = ctx.primary_path("main");
-            ctx.user_lock(&lock)?;
-            blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
-                .map_err(|e| e.context(format!("{}=0 must win over {}=1", winner.name, loser.name)))?;
-            set_override(ctx, &winner, None);
-            set_override(ctx, loser, None);
-            ctx.deploy()?;
-            ctx.wait_applied()?;
+        // Every pair disagreeing both ways: the profile says who wins.
+        for (i, a) in names.iter().enumerate() {
+            for b in names.iter().skip(i + 1) {
+                for (va, vb) in [("0", "1"), ("1", "0")] {
+                    let on = ctx.profile.override_active(|n| {
+                        if n.name == a.name { Some(va) } else if n.name == b.name { Some(vb) } else { None }
+                    });
+                    set_override(ctx, a, Some(va));
+                    set_override(ctx, b, Some(vb));
+                    ctx.deploy()?;
+                    ctx.wait_applied()?;
+                    let what = format!("{}={va} with {}={vb}", a.name, b.name);
+                    if on {
+                        let lock = ctx.primary_path("main");
+                        ctx.user_lock(&lock)?;
+                        ctx.bump(1);
+                        ctx.deploy()?;
+                        ctx.wait_applied().map_err(|e| e.context(format!("{what} must override the lock")))?;
+                        ensure!(!ctx.held(&lock), "expected {what} to delete the user's lock");
+                    } else {
+                        let lock = ctx.primary_path("main");
+                        ctx.user_lock(&lock)?;
+                        blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
+                            .map_err(|e| e.context(format!("{what} must not override the lock")))?;
+                    }
+                    set_override(ctx, a, None);
+                    set_override(ctx, b, None);
+                    ctx.deploy()?;
+                    ctx.wait_applied()?;
+                }
+            }
         }
         Ok(())
     }
@@ -87,23 +103,28 @@ case! {
 case! {
     id: "O3",
     title: "truthy values",
-    spec: "the override is on for \"1\" always, and for \"true\" from 6.6.8",
+    spec: "the override is on for \"1\" always; \"true\" and \"on\" from 6.6.8; in any letter case from 9.14.7",
     promise: |_| Promise::Pass,
     needs: [],
     fn o3_truthy_values(ctx) {
         ctx.start_simple()?;
         let name = ctx.profile.override_names()[0];
-        overridden(ctx, &name, "1")?;
-        if ctx.profile.override_truthy("true") {
-            overridden(ctx, &name, "true")?;
-        } else {
-            let lock = ctx.primary_path("main");
-            ctx.user_lock(&lock)?;
-            set_override(ctx, &name, Some("true"));
-            ctx.deploy()?;
-            ctx.wait_applied()?;
-            blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
-                .map_err(|e| e.context("\"true\" is not truthy on this version"))?;
+        for value in ["1", "true", "on", "TRUE", "yes"] {
+            if ctx.profile.override_truthy(value) {
+                overridden(ctx, &name, value)?;
+            } else {
+                // Set first (an app env var restarts the service), then lock.
+                set_override(ctx, &name, Some(value));
+                ctx.deploy()?;
+                ctx.wait_applied()?;
+                let lock = ctx.primary_path("main");
+                ctx.user_lock(&lock)?;
+                blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
+                    .map_err(|e| e.context(format!("{value:?} is not truthy on this version")))?;
+                set_override(ctx, &name, None);
+                ctx.deploy()?;
+                ctx.wait_applied()?;
+            }
         }
         Ok(())
     }

@@ -18,7 +18,14 @@ pub struct Embedded {
     pub exe: PathBuf,
     /// Faults to re-enable (`refsup --fault`).
     pub faults: Vec<String>,
+    /// `refsup --time-scale`: the reference's timings (retry backoff, poll
+    /// interval, app-lock wait) relative to the real supervisor's.
+    pub time_scale: f64,
 }
+
+/// The embedded reference's default `--time-scale`: its retry backoff runs
+/// 1000 times faster than the real one (a 15-minute cap becomes 0.9 s).
+pub const EMBEDDED_TIME_SCALE: f64 = 0.001;
 
 impl Target for Embedded {
     fn describe(&self) -> String {
@@ -74,6 +81,11 @@ impl EmbeddedDevice {
         if let Some(pause) = &opts.pause_file {
             cmd.arg("--pause-after-lock").arg(pause);
         }
+        if let Some(pause) = &opts.step_pause_file {
+            cmd.arg("--pause-between-steps").arg(pause);
+        }
+        cmd.arg("--time-scale")
+            .arg(self.spec.time_scale.to_string());
         let log =
             std::fs::File::create(self.root.parent().unwrap_or(&self.root).join("refsup.log"))?;
         let mut child = cmd

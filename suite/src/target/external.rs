@@ -18,12 +18,18 @@ use crate::client::Client;
 pub struct External {
     client: Client,
     root: PathBuf,
+    profile: Profile,
     busy: Mutex<()>,
 }
 
 impl External {
     /// Check the target answers (with this key) before any case runs.
-    pub fn connect(url: &str, api_key: Option<&str>, root: &Path) -> Result<External> {
+    pub fn connect(
+        url: &str,
+        api_key: Option<&str>,
+        root: &Path,
+        profile: &Profile,
+    ) -> Result<External> {
         let client = Client::new(url, api_key);
         let (status, _) = client
             .call("GET", "/v1/device", None)
@@ -40,6 +46,7 @@ impl External {
         Ok(External {
             client,
             root: root.to_path_buf(),
+            profile: profile.clone(),
             busy: Mutex::new(()),
         })
     }
@@ -65,12 +72,13 @@ impl External {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        for dir in ["tmp/balena-supervisor/services", "mnt/data/resin-data"] {
-            for found in updatelock::find_locks(
-                &self.root.join(dir),
-                &["updates.lock", "resin-updates.lock"],
-            )? {
-                let _ = updatelock::release(&found.path);
+        let confined = updatelock::Beneath::new(&self.root);
+        for dir in [
+            self.profile.lock_root(),
+            std::path::PathBuf::from("resin-data"),
+        ] {
+            for found in confined.find_locks(&self.root.join(dir), &lockgates::LOCK_NAMES)? {
+                let _ = confined.release(&found.path);
             }
         }
         for crumb in ["rollback-health-breadcrumb", "rollback-altboot-breadcrumb"] {

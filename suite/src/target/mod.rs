@@ -12,7 +12,7 @@ use lockgates::Profile;
 use crate::case::Need;
 use crate::client::Client;
 
-pub use embedded::Embedded;
+pub use embedded::{Embedded, EMBEDDED_TIME_SCALE};
 pub use external::External;
 
 /// How a device for one case is started.
@@ -21,6 +21,9 @@ pub struct DeviceOpts {
     /// Ask the supervisor to pause after taking locks (creates this file and
     /// waits for its removal).
     pub pause_file: Option<std::path::PathBuf>,
+    /// Ask the supervisor to pause between two locking steps (7.0.0 -
+    /// 16.1.x take and release the locks per step).
+    pub step_pause_file: Option<std::path::PathBuf>,
 }
 
 /// A supervisor under test, for one case.

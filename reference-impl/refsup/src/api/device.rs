@@ -22,23 +22,28 @@ pub struct ForceBody {
 /// `GET /v1/device`.
 pub async fn device(State(api): State<Api>) -> Response {
     let (started, finished) = api.engine.passes();
+    let profile = api.engine.profile();
     match api.engine.device_view().await {
-        Ok(v) => Json(json!({
-            "reconcile_passes_started": started,
-            "reconcile_passes_finished": finished,
-            "api_port": null,
-            "commit": v.commit,
-            "status": if v.update_pending { "Updating" } else { "Idle" },
-            "download_progress": null,
-            "os_version": format!("balenaOS {}", api.engine.profile().os()),
-            "supervisor_version": api.engine.profile().supervisor().to_string(),
-            "update_pending": v.update_pending,
-            "update_downloaded": v.update_downloaded,
-            "update_failed": false,
-            "boot_count": v.boot_count,
-            "reboot_pending": v.reboot_pending,
-        }))
-        .into_response(),
+        Ok(v) => {
+            let mut body = json!({
+                "reconcile_passes_started": started,
+                "reconcile_passes_finished": finished,
+                "api_port": null,
+                "commit": v.commit,
+                "status": if v.update_pending { "Updating" } else { "Idle" },
+                "download_progress": null,
+                "os_version": format!("balenaOS {}", api.engine.profile().os()),
+                "supervisor_version": api.engine.profile().supervisor().to_string(),
+                "update_pending": v.update_pending,
+                "update_downloaded": v.update_downloaded,
+                "boot_count": v.boot_count,
+                "reboot_pending": v.reboot_pending,
+            });
+            if profile.update_failed_field() {
+                body["update_failed"] = json!(api.engine.update_failed());
+            }
+            Json(body).into_response()
+        }
         Err(e) => reply::error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
     }
 }
@@ -56,7 +61,11 @@ async fn power(api: Api, power: Power, force: bool) -> Response {
             Json(json!({"Data": "OK", "Error": null})),
         )
             .into_response(),
-        Err(e) => reply::op_error(e),
+        // The reboot API's own shape: {"Data":"","Error":message}.
+        Err(e) => {
+            let status = reply::op_error_status(&e);
+            (status, Json(json!({"Data": "", "Error": e.to_string()}))).into_response()
+        }
     }
 }
 

@@ -22,13 +22,46 @@ pub async fn get_target(State(api): State<Api>) -> Json<Value> {
     Json(json!({"status": "success", "state": api.engine.target()}))
 }
 
+/// The body of `POST /v2/local/target-state`: the state, and from 7.21.0 a
+/// one-time `force` beside it (any JSON-truthy value forces, as the real
+/// one passes it on unchecked).
+#[derive(Debug, serde::Deserialize)]
+pub struct TargetPost {
+    #[serde(flatten)]
+    state: TargetState,
+    #[serde(default)]
+    force: Option<Value>,
+}
+
+fn js_truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
 /// `POST /v2/local/target-state`: 200 once durable, 400 on invalid input.
-pub async fn post_target(
-    State(api): State<Api>,
-    JsonBody(target): JsonBody<TargetState>,
-) -> Response {
-    match api.engine.set_target(target) {
-        Ok(()) => Json(json!({"status": "success", "message": "OK"})).into_response(),
+pub async fn post_target(State(api): State<Api>, JsonBody(post): JsonBody<TargetPost>) -> Response {
+    let force = post.force.as_ref().is_some_and(js_truthy);
+    if post.force.is_some() && !api.engine.profile().local_target_force() {
+        return reply::error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "\"force\" in the local target state is not known to supervisor {} (from 7.21.0)",
+                api.engine.profile().supervisor()
+            ),
+        );
+    }
+    match api.engine.set_target(post.state) {
+        Ok(()) => {
+            if force {
+                api.engine.trigger_update(true);
+            }
+            Json(json!({"status": "success", "message": "OK"})).into_response()
+        }
         Err(message) if message.starts_with("cannot persist") => {
             reply::error(StatusCode::INTERNAL_SERVER_ERROR, message)
         }

@@ -4,13 +4,9 @@
 
 use anyhow::{Context, Result};
 
-use crate::fault::Fault;
 use crate::store::atomic_write;
 
 use super::Engine;
-
-/// Lock file names the start-time clean-ups look for.
-const LOCK_NAMES: [&str; 2] = ["updates.lock", "resin-updates.lock"];
 
 impl Engine {
     pub(super) async fn boot(&self) -> Result<()> {
@@ -25,7 +21,7 @@ impl Engine {
                 .create_dir_all(&dir, 0o755)
                 .with_context(|| format!("creating {}", dir.display()))?;
         }
-        self.ensure_lock_dir(&layout.services_lock_root());
+        self.ensure_lock_dir(&layout.lock_root());
         // A missing boot marker means /tmp was wiped: the device booted.
         if !layout.boot_marker().exists() {
             let device = {
@@ -51,14 +47,14 @@ impl Engine {
                 }
             }
         }
-        self.watch()?;
         self.wake();
         Ok(())
     }
 
     /// P3: the `/data` lock is cleared at every start where the profile
-    /// honours it. C1: from 13.1.0, leftover locks owned by nobody are
-    /// removed (which also removes a nobody-owned user lock: C3).
+    /// honours it. C1: 13.1.0 - 16.1.x, entry.sh deletes every regular
+    /// `*updates.lock` file owned by nobody under the lock dirs (which also
+    /// removes a nobody-owned user lock: C3).
     fn clear_start_locks(&self) -> Result<()> {
         let profile = &self.cfg.profile;
         let confined = self.layout.confined();
@@ -68,14 +64,13 @@ impl Engine {
                 confined.release(&found.path)?;
             }
         }
-        if profile.cleans_leftover_locks() && !self.cfg.faults.on(Fault::NoLeftoverCleanup) {
-            let nobody = lockgates::Profile::lock_owner_uid(profile);
-            for root in [self.layout.services_lock_root(), self.layout.data_root()] {
-                for found in confined.find_locks(&root, &LOCK_NAMES)? {
-                    if found.holder.uid == nobody {
-                        tracing::info!("removing leftover lock {}", found.path.display());
-                        confined.release(&found.path)?;
-                    }
+        if profile.cleans_leftover_locks_at_start() {
+            for found in confined.find_locks(&self.layout.lock_root(), &lockgates::LOCK_NAMES)? {
+                if found.holder.uid == lockgates::NOBODY_UID
+                    && found.holder.kind == updatelock::EntryKind::File
+                {
+                    tracing::info!("removing leftover lock {}", found.path.display());
+                    confined.release(&found.path)?;
                 }
             }
         }

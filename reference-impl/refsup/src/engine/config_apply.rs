@@ -50,8 +50,10 @@ impl Engine {
             atomic_write(confined, &self.layout.reboot_breadcrumb(), b"config")?;
             tracing::info!("host config changed: reboot pending");
         }
-        // O1: turning the override on deletes the user locks present now.
-        let on = self.override_on(target, None);
+        // O1: turning the override on deletes the user locks present now
+        // (from 7.0.0; before, force and override skip the lock files and a
+        // lock goes only when its service is killed).
+        let on = self.override_on(target, None) && !self.cfg.profile.force_skips_locks();
         let was_on = self.shared.lock().unwrap().device.override_was_on;
         if on != was_on {
             if on {

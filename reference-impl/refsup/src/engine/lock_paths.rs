@@ -18,37 +18,24 @@ pub(crate) enum OpKey {
 
 impl Engine {
     /// Every lock path of `services` of `app_id` under this profile, in take
-    /// order (per service, then the app-wide `/data` lock once).
+    /// order, each once (the `/data` lock, and before 7.0.0 the per-app lock
+    /// dir, are shared by every service of the app).
     pub(crate) fn lock_paths<'a>(
         &self,
         app_id: u32,
         services: impl IntoIterator<Item = &'a String>,
     ) -> Vec<PathBuf> {
         let files = self.cfg.profile.lock_files();
-        let mut paths = Vec::new();
-        let mut data_done = false;
+        let mut paths: Vec<PathBuf> = Vec::new();
         for service in services {
             for file in &files {
                 let path = self.layout.lock_path(app_id, service, file);
-                if file.location == lockgates::LockLocation::AppData {
-                    if data_done {
-                        continue;
-                    }
-                    data_done = true;
+                if !paths.contains(&path) {
+                    paths.push(path);
                 }
-                paths.push(path);
             }
         }
         paths
-    }
-
-    /// The first path that counts as held, if any (a cheap lstat pre-check
-    /// so a blocked update is retried without touching the lock dirs).
-    pub(crate) fn first_held(&self, paths: &[PathBuf]) -> Option<PathBuf> {
-        paths
-            .iter()
-            .find(|p| self.rules.is_held(p).unwrap_or(true))
-            .cloned()
     }
 
     /// Take every path, all or nothing, by exclusive create; `force` removes
@@ -64,6 +51,9 @@ impl Engine {
         force: bool,
     ) -> Result<HeldLocks, Blocked> {
         if let Some(blocked) = self.still_blocked(key, &paths, force) {
+            return Err(blocked);
+        }
+        if let Some(blocked) = self.dangling_link_error(&paths) {
             return Err(blocked);
         }
         for path in &paths {
@@ -102,19 +92,61 @@ impl Engine {
         })
     }
 
+    /// 16.2.0 - 16.2.8 (L6 hazard): the supervisor's scan of its own locks
+    /// `stat`s every lock path, so a dangling symlink fails every take with
+    /// ENOENT, forced or not: an error loop until someone removes the link.
+    fn dangling_link_error(&self, paths: &[PathBuf]) -> Option<Blocked> {
+        if !self.cfg.profile.own_lock_scan_follows_links() {
+            return None;
+        }
+        let confined = self.layout.confined();
+        paths
+            .iter()
+            .find(|p| {
+                confined
+                    .inspect(p)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|h| h.kind == updatelock::EntryKind::Symlink)
+                    && !p.exists()
+            })
+            .map(|p| Blocked {
+                path: p.clone(),
+                reason:
+                    "ENOENT: no such file or directory, stat (a dangling symlink among the locks)"
+                        .into(),
+            })
+    }
+
     /// L3 test hook: announce that locks are held and wait for the go-ahead.
     pub(crate) async fn pause_after_lock(&self, what: &str) {
-        let Some(file) = &self.cfg.pause_after_lock else {
+        if let Some(file) = &self.cfg.pause_after_lock {
+            self.pause_at(file, &format!("paused after taking locks for {what}"))
+                .await;
+        }
+    }
+
+    /// L1 test hook (7.0.0 - 16.1.x): between two locking steps, when the
+    /// first released its locks and the next has not taken them yet. It is
+    /// one-shot: it pauses only while `FILE.arm` exists, and removes it.
+    pub(crate) async fn pause_between_steps(&self, what: &str) {
+        let Some(file) = &self.cfg.pause_between_steps else {
             return;
         };
+        let arm = file.with_extension("arm");
+        if std::fs::remove_file(&arm).is_ok() {
+            self.pause_at(file, &format!("paused between two locking steps of {what}"))
+                .await;
+        }
+    }
+
+    /// Create `file` and wait until it is removed (or refsup stops).
+    async fn pause_at(&self, file: &std::path::Path, what: &str) {
         if let Err(e) = std::fs::write(file, what) {
-            tracing::warn!("pause-after-lock: cannot create {}: {e}", file.display());
+            tracing::warn!("pause hook: cannot create {}: {e}", file.display());
             return;
         }
-        tracing::info!(
-            "paused after taking locks for {what}; remove {} to go on",
-            file.display()
-        );
+        tracing::info!("{what}; remove {} to go on", file.display());
         // Woken by inotify on the file's directory, or by a shutdown.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
@@ -128,7 +160,7 @@ impl Engine {
         });
         if let Err(e) = &_watch {
             tracing::warn!(
-                "pause-after-lock: cannot watch {}: {e}; checking every second",
+                "pause hook: cannot watch {}: {e}; checking every second",
                 file.display()
             );
         }

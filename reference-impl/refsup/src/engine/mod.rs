@@ -1,6 +1,9 @@
 //! The supervisor core: keeps the device converging on its target state under
-//! the lock rules of its profile. Reconciling is event-driven: a new target,
-//! a `/v1/update`, or a change in a lock dir (inotify) wakes it.
+//! the lock rules of its profile. A new target or a `/v1/update` starts a
+//! pass at once; a pass that fails (an update or reboot held back by a lock,
+//! a service that cannot start) counts as a failed apply and is retried
+//! after the profile's backoff, `min(2^n x 500 ms, cap)`, as the real
+//! supervisor does: it never watches the lock files.
 
 mod apply;
 mod boot;
@@ -10,9 +13,9 @@ mod op_error;
 mod ops;
 mod plan;
 pub mod reboot;
+mod retry;
 mod spec;
 mod status;
-mod watch;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -47,10 +50,15 @@ pub struct EngineConfig {
     /// Test hook (L3): after taking locks and before killing, create this
     /// file and wait until it is removed.
     pub pause_after_lock: Option<PathBuf>,
+    /// Test hook (L1 before 16.2.0): after a locking step released its
+    /// locks and before the next step takes them, create this file and wait
+    /// until it is removed.
+    pub pause_between_steps: Option<PathBuf>,
+    /// Factor on every supervisor timing (retry backoff, poll interval, the
+    /// 10 s app-lock wait): 1.0 is the real schedule; the suite runs the
+    /// reference faster.
+    pub time_scale: f64,
 }
-
-/// The safety net behind inotify: reconcile at least this often.
-const FALLBACK_TICK: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -60,6 +68,7 @@ struct Shared {
     blocked: BTreeMap<u32, String>,
     reboot_blocked: Option<String>,
     blockers: BTreeMap<lock_paths::OpKey, std::path::PathBuf>,
+    retry: retry::RetryState,
 }
 
 /// One running reference supervisor.
@@ -73,7 +82,6 @@ pub struct Engine {
     app_ops: Mutex<BTreeMap<u32, Arc<tokio::sync::Mutex<()>>>>,
     device_op: Arc<RwLock<()>>,
     waker: Arc<Notify>,
-    watcher: Mutex<Option<notify::RecommendedWatcher>>,
     powered_off: Notify,
     passes: PassCounters,
     stopping: std::sync::atomic::AtomicBool,
@@ -92,7 +100,7 @@ impl Engine {
     /// Boot a supervisor over `runtime`: detect a reboot, clear what the
     /// profile clears at start, adopt running services, start the rest.
     pub async fn start(cfg: EngineConfig, runtime: Arc<dyn Runtime>) -> Result<Arc<Engine>> {
-        let layout = Layout::new(cfg.root.clone());
+        let layout = Layout::new(cfg.root.clone(), cfg.profile.clone());
         let store = Store::new(layout.confined().clone(), layout.refsup_state());
         let rules = LockRules::new(&cfg.profile, &cfg.faults, layout.confined().clone());
         let target = store.load_target()?;
@@ -111,7 +119,6 @@ impl Engine {
             app_ops: Mutex::new(BTreeMap::new()),
             device_op: Arc::new(RwLock::new(())),
             waker: Arc::new(Notify::new()),
-            watcher: Mutex::new(None),
             powered_off: Notify::new(),
             passes: PassCounters::default(),
             stopping: std::sync::atomic::AtomicBool::new(false),
@@ -131,18 +138,21 @@ impl Engine {
         &self.layout
     }
 
-    /// Reconcile forever, woken by events.
+    /// Reconcile forever: at once when woken (new target, `/v1/update`),
+    /// after the backoff when the last pass failed, else every poll interval.
     pub async fn run(self: Arc<Self>) {
         use std::sync::atomic::Ordering::SeqCst;
         loop {
             self.passes.started.fetch_add(1, SeqCst);
-            if let Err(e) = self.reconcile().await {
-                tracing::error!("reconcile: {e:#}");
-            }
+            let failed = match self.reconcile().await {
+                Ok(failure) => failure,
+                Err(e) => Some(format!("{e:#}")),
+            };
+            let next = self.pass_ended(failed);
             self.passes.finished.fetch_add(1, SeqCst);
             tokio::select! {
                 _ = self.waker.notified() => {}
-                _ = tokio::time::sleep(FALLBACK_TICK) => {}
+                _ = tokio::time::sleep(next) => {}
             }
         }
     }
@@ -164,6 +174,11 @@ impl Engine {
     /// Ask for a reconcile pass soon.
     pub fn wake(&self) {
         self.waker.notify_one();
+    }
+
+    /// A duration of the real supervisor's schedule, scaled by `--time-scale`.
+    pub(crate) fn scaled(&self, real: Duration) -> Duration {
+        real.mul_f64(self.cfg.time_scale)
     }
 
     /// Accept a new target state: validated, then durable before this returns.
@@ -200,7 +215,9 @@ impl Engine {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let _device = self.device_op.write().await;
-        self.stop_everything().await;
+        // Not stop_everything: a pass queued behind this lock must not start
+        // the services again between here and the process exit.
+        self.runtime.shutdown(self.cfg.stop_grace).await;
     }
 
     fn app_op(&self, app_id: u32) -> Arc<tokio::sync::Mutex<()>> {

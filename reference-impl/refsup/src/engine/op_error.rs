@@ -16,8 +16,11 @@ pub enum OpError {
     #[error("{0}")]
     NotFound(String),
     /// Another lock operation on the app is running (L9): 423.
-    #[error("another lock operation on app {0} is in progress")]
+    #[error("Locks for app {0} are being held by another supervisor operation")]
     Busy(u32),
+    /// The operation cannot run in this state: 503.
+    #[error("{0}")]
+    Unavailable(String),
     /// Anything else: 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use crate::fault::Fault;
 use crate::locking::HeldLocks;
 use crate::store::{read_json, write_json};
 
@@ -15,20 +14,25 @@ use super::lock_paths::OpKey;
 use super::{Engine, OpError};
 
 impl Engine {
-    /// Lock one app's operation slot: from 16.x a second caller gets 423
-    /// (L9), before it waits its turn.
+    /// Lock one app's operation slot (L9): every version serialises
+    /// operations per app; from 16.7.8 an API caller waits at most 10 s
+    /// (scaled) and then gets 423.
     async fn app_slot(&self, app_id: u32) -> Result<tokio::sync::OwnedMutexGuard<()>, OpError> {
         let op = self.app_op(app_id);
-        if self.cfg.profile.one_lock_operation_per_app() {
-            op.try_lock_owned().map_err(|_| OpError::Busy(app_id))
-        } else {
-            Ok(op.lock_owned().await)
+        let profile = &self.cfg.profile;
+        if !profile.app_lock_wait_423() {
+            return Ok(op.lock_owned().await);
         }
+        tokio::time::timeout(self.scaled(profile.app_lock_wait()), op.lock_owned())
+            .await
+            .map_err(|_| OpError::Busy(app_id))
     }
 
+    /// A lock refusal as this version answers app and service actions
+    /// (423 from 12.2.11, 503 before).
     fn locked(&self, b: crate::locking::Blocked) -> OpError {
         OpError::Locked {
-            status: 423,
+            status: self.cfg.profile.locked_action_status(),
             message: format!("Updates are locked: {}: {}", b.path.display(), b.reason),
         }
     }
@@ -88,23 +92,21 @@ impl Engine {
         Ok(())
     }
 
-    /// `PATCH /v1/device/host-config`: before 12.11.34 applied regardless;
-    /// then refused with 423 while any lock is held; from 16.8.0 it takes the
-    /// locks itself by exclusive create.
+    /// `PATCH /v1/device/host-config` (R5): from 12.11.34 it takes the locks
+    /// of every app by exclusive create (423 while locked, 503 with no app
+    /// until 14.0.9); 16.4.0 - 16.7.x write the hostname before and outside
+    /// the lock (a hazard); before 12.11.34 it applies regardless.
     pub async fn set_hostname(&self, hostname: &str, force: bool) -> Result<(), OpError> {
         let _device = self.device_op.read().await;
         let profile = &self.cfg.profile;
-        let checks = !force
-            && profile.host_config_refused_while_locked()
-            && !self.cfg.faults.on(Fault::HostConfigIgnoresLocks);
         let containers = self
             .runtime
             .list()
             .await
             .map_err(|e| OpError::Internal(e.into()))?;
-        let mut paths = Vec::new();
         let apps: BTreeSet<u32> = containers.iter().map(|c| c.spec.app_id).collect();
-        for app_id in apps {
+        let mut paths = Vec::new();
+        for &app_id in &apps {
             let names: BTreeSet<String> = containers
                 .iter()
                 .filter(|c| c.spec.app_id == app_id)
@@ -112,29 +114,27 @@ impl Engine {
                 .collect();
             paths.extend(self.lock_paths(app_id, &names));
         }
-        let mut held = None;
-        if checks {
-            if profile.host_config_takes_locks() {
-                held = Some(
-                    self.take_locks(OpKey::Device, paths, false)
-                        .map_err(|b| self.locked(b))?,
-                );
-            } else if let Some(path) = self.first_held(&paths) {
-                return Err(self.locked(crate::locking::Blocked {
-                    path,
-                    reason: "lock is held".into(),
-                }));
-            }
-        }
-        let result = (|| -> Result<()> {
+        let write = || -> Result<()> {
             let path = self.layout.config_json();
             let mut doc: Value = read_json(&path)?.unwrap_or_else(|| json!({}));
             doc["hostname"] = json!(hostname);
             write_json(self.layout.confined(), &path, &doc)
-        })();
-        if let Some(held) = held {
-            held.release().map_err(|e| OpError::Internal(e.into()))?;
+        };
+        if !profile.host_config_takes_locks() || profile.hostname_bypasses_locks() {
+            return write().map_err(OpError::Internal);
         }
+        if apps.is_empty() && profile.host_config_needs_app() {
+            return Err(OpError::Unavailable("Could not find an appId".into()));
+        }
+        let force = force || self.override_on(&self.target(), None);
+        let held = self
+            .take_locks(OpKey::Device, paths, force)
+            .map_err(|b| OpError::Locked {
+                status: 423,
+                message: format!("Updates are locked: {}: {}", b.path.display(), b.reason),
+            })?;
+        let result = write();
+        held.release().map_err(|e| OpError::Internal(e.into()))?;
         result.map_err(OpError::Internal)
     }
 }

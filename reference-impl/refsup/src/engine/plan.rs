@@ -59,13 +59,6 @@ impl AppPlan {
         all.extend(self.kill.iter().cloned());
         all
     }
-
-    /// Whether any replacement uses `strategy`.
-    pub fn uses(&self, strategy: Strategy) -> bool {
-        self.start
-            .iter()
-            .any(|s| s.replaces.is_some() && s.strategy == strategy)
-    }
 }
 
 impl Engine {

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::fault::Fault;
 use crate::locking::HeldLocks;
 
 use super::lock_paths::OpKey;
@@ -21,10 +20,8 @@ pub enum Power {
 
 impl Engine {
     /// Take every lock of every app (all or nothing), for a power action.
+    /// `Ok(None)`: forced, nothing taken.
     async fn take_all_app_locks(&self, force: bool) -> Result<Option<HeldLocks>, OpError> {
-        if force {
-            return Ok(None);
-        }
         let containers = self
             .runtime
             .list()
@@ -41,29 +38,37 @@ impl Engine {
         for (app_id, names) in &services {
             paths.extend(self.lock_paths(*app_id, names));
         }
-        self.take_locks(OpKey::Device, paths, false)
+        self.take_locks(OpKey::Device, paths, force)
             .map(Some)
             .map_err(|b| OpError::Locked {
-                status: self.cfg.profile.locked_reboot_status(),
+                status: 423,
                 message: format!("Updates are locked: {}: {}", b.path.display(), b.reason),
             })
     }
 
-    /// API reboot/shutdown (R3): refused while locked unless `force`; on
+    /// API reboot/shutdown (R3, R4): refused with 423 while locked (from
+    /// 2.8.0) or during a HUP rollback (from 12.8.10) unless forced; on
     /// success the power action runs in the background.
     pub async fn power(
         self: &std::sync::Arc<Self>,
         power: Power,
         force: bool,
     ) -> Result<(), OpError> {
-        if let Some(why) = self.hup_blocks(force) {
+        let profile = &self.cfg.profile;
+        let via_override =
+            profile.reboot_api_honours_override() && self.override_on(&self.target(), None);
+        if let Some(why) = self.hup_blocks(force, via_override) {
             return Err(OpError::Locked {
-                status: self.cfg.profile.locked_reboot_status(),
+                status: 423,
                 message: why,
             });
         }
         let device = self.device_op.clone().write_owned().await;
-        let held = self.take_all_app_locks(force).await?;
+        let held = if profile.reboot_api_checks_locks() {
+            self.take_all_app_locks(force || via_override).await?
+        } else {
+            None
+        };
         let engine = self.clone();
         tokio::spawn(async move {
             let _device = device;
@@ -72,24 +77,31 @@ impl Engine {
         Ok(())
     }
 
-    /// A reboot the config asked for: deferred while any lock is held from
-    /// 7.1.17 (earlier, or under the R1 fault, it ignores locks).
-    pub(super) async fn config_reboot(&self, force: bool) {
-        if let Some(why) = self.hup_blocks(force) {
-            self.note_reboot_blocked(Some(why));
-            return;
+    /// A reboot the config asked for: from 7.0.0 it goes through the locks
+    /// (a failed apply while they are held); before it reboots regardless.
+    /// Returns why it waits, if it does.
+    pub(super) async fn config_reboot(&self, force: bool) -> Option<String> {
+        if let Some(why) = self.hup_blocks(force, false) {
+            self.note_reboot_blocked(Some(why.clone()));
+            return Some(why);
         }
-        let ignores_locks = force
-            || !self.cfg.profile.reboot_deferred_while_locked()
-            || self.cfg.faults.on(Fault::RebootIgnoresLocks);
         let _device = self.device_op.write().await;
-        match self.take_all_app_locks(ignores_locks).await {
-            Ok(held) => {
-                self.note_reboot_blocked(None);
-                self.power_cycle(Power::Reboot, held).await;
+        let held = if self.cfg.profile.config_reboot_waits_for_locks() {
+            let force = force || self.override_on(&self.target(), None);
+            match self.take_all_app_locks(force).await {
+                Ok(held) => held,
+                Err(e) => {
+                    let why = e.to_string();
+                    self.note_reboot_blocked(Some(why.clone()));
+                    return Some(why);
+                }
             }
-            Err(e) => self.note_reboot_blocked(Some(e.to_string())),
-        }
+        } else {
+            None
+        };
+        self.note_reboot_blocked(None);
+        self.power_cycle(Power::Reboot, held).await;
+        None
     }
 
     fn note_reboot_blocked(&self, why: Option<String>) {
@@ -125,7 +137,6 @@ impl Engine {
         if let Some(held) = held {
             let _ = held.release();
         }
-        *self.watcher.lock().unwrap() = None;
         let tmp = self.layout.tmp();
         if let Err(e) = std::fs::remove_dir_all(&tmp) {
             if e.kind() != std::io::ErrorKind::NotFound {

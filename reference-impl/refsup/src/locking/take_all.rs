@@ -133,6 +133,14 @@ impl TakeAll {
                 self.phase = Phase::Taking;
                 Step::Continue
             }
+            Err(e) if e.is_held() && self.rules.adoptable(&path) => {
+                // 16.2.0+: a nobody-owned lock file is taken for one of ours.
+                self.taken.push(path);
+                self.next += 1;
+                self.clears = 0;
+                self.phase = Phase::Taking;
+                Step::Continue
+            }
             Err(e) if e.is_held() && self.force && self.clears < MAX_CLEARS => {
                 match self.clear(&path) {
                     Ok(()) => {

@@ -130,4 +130,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// Point a container at a new release without restarting it
     /// (metadata-only change).
     async fn relabel(&self, id: &str, commit: &str, release_id: u64) -> RuntimeResult<()>;
+    /// Stop every container at once (each as `stop` with `grace`) and start
+    /// none from now on: for a supervisor that exits, so that nothing it
+    /// still had in flight starts a service that would outlive it.
+    async fn shutdown(&self, grace: Duration);
 }

@@ -65,6 +65,7 @@ impl ProcessRuntime {
             state: Mutex::new(State {
                 entries: BTreeMap::new(),
                 next_seq: 0,
+                shut_down: false,
             }),
             images: Mutex::new(images),
         });
@@ -174,5 +175,12 @@ impl Runtime for ProcessRuntime {
 
     async fn relabel(&self, id: &str, commit: &str, release_id: u64) -> RuntimeResult<()> {
         self.inner.relabel(id, commit, release_id)
+    }
+
+    async fn shutdown(&self, grace: Duration) {
+        // Under the table lock: a launch either finished before (and is
+        // stopped below) or sees the flag and refuses.
+        lock(&self.inner.state).shut_down = true;
+        self.stop_all(grace).await;
     }
 }

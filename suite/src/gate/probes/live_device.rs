@@ -30,6 +30,7 @@ impl LiveDevice {
         let target = Embedded {
             exe: lockcheck.to_path_buf(),
             faults: Vec::new(),
+            time_scale: crate::target::EMBEDDED_TIME_SCALE,
         };
         let _forking = crate::gate::spawn_guard::forking();
         let device = target
@@ -38,6 +39,7 @@ impl LiveDevice {
                 work,
                 &DeviceOpts {
                     pause_file: Some(pause.clone()),
+                    step_pause_file: None,
                 },
             )
             .context("starting the reference supervisor")?;

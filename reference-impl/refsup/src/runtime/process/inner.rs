@@ -36,6 +36,8 @@ pub(super) struct State {
     pub(super) entries: BTreeMap<String, Entry>,
     /// Sequence number of the next container created.
     pub(super) next_seq: u64,
+    /// Set by `shutdown`: nothing starts any more.
+    pub(super) shut_down: bool,
 }
 
 /// One container: its record and the watch on its process.

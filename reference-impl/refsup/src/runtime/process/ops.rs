@@ -14,6 +14,9 @@ use super::record;
 /// Grace period `remove` gives a container that is still running.
 const REMOVE_GRACE: Duration = Duration::from_secs(10);
 
+/// Why nothing starts after `shutdown`.
+const SHUT_DOWN: &str = "the runtime is shut down (refsup is exiting)";
+
 /// How long to wait for a process to go after SIGKILL before giving up.
 const KILL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -40,6 +43,13 @@ impl Inner {
     /// Start `spec` as a new container.
     pub(super) fn create(self: &Arc<Self>, spec: &ServiceInstance) -> RuntimeResult<Container> {
         let mut state = lock(&self.state);
+        if state.shut_down {
+            return Err(RuntimeError::Start {
+                app_id: spec.app_id,
+                service: spec.service.clone(),
+                reason: SHUT_DOWN.into(),
+            });
+        }
         let seq = state.next_seq;
         let id = format!("{}_{}_{}", spec.app_id, spec.service, seq);
         let entry = self.launch(id.clone(), seq, spec)?;
@@ -52,6 +62,11 @@ impl Inner {
     /// Start `id` again unless it runs.
     pub(super) fn start(self: &Arc<Self>, id: &str) -> RuntimeResult<()> {
         let mut state = lock(&self.state);
+        if state.shut_down {
+            return Err(RuntimeError::Other(format!(
+                "cannot start {id}: {SHUT_DOWN}"
+            )));
+        }
         let entry = state
             .entries
             .get_mut(id)

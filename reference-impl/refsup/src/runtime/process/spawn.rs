@@ -1,5 +1,6 @@
 //! Starting a service as a child process: command resolution, environment
-//! (with lock paths mapped to the host), log file, user, process group.
+//! (with lock paths mapped to the host, and a test harness's `LOCKCHECK_*`
+//! marks passed on), log file, user, process group.
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -10,6 +11,9 @@ use tokio::process::{Child, Command};
 
 use super::super::{RuntimeError, RuntimeResult, ServiceInstance};
 use super::procfs;
+
+/// Variables of refsup's own environment that services inherit.
+const HARNESS_PREFIX: &str = "LOCKCHECK_";
 
 /// A freshly started service.
 pub(super) struct Spawned {
@@ -50,6 +54,14 @@ pub(super) fn spawn(spec: &ServiceInstance, root: &Path, log_dir: &Path) -> Runt
         cmd.env("PATH", path);
     }
     cmd.envs(&spec.environment);
+    // The marks of a test harness (lockcheck's LOCKCHECK_RUN and
+    // LOCKCHECK_CELL) go on to the services, after the target's variables
+    // so it cannot hide them: the harness finds every process it caused.
+    for (name, value) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with(HARNESS_PREFIX)) {
+            cmd.env(name, value);
+        }
+    }
     cmd.env("REFSUP_ROOT", root)
         .env("REFSUP_APP_ID", spec.app_id.to_string())
         .env("REFSUP_SERVICE", &spec.service)
