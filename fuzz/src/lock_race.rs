@@ -8,15 +8,15 @@
 //!
 //! - (a) a take that returns `Acquired` claims exactly the entries it
 //!   created, one per lock path, each a regular file owned by the rules' uid,
-//!   and no user entry sits at any of its lock paths (before 16.2.9, where
-//!   links are followed, a lock taken through a user's dangling link is the
-//!   link's target, and the path itself is the user's: the modelled hazard);
+//!   (from 16.2.0 plus the crashed supervisor's nobody-owned files it
+//!   adopted), and no user entry sits at any of its lock paths (under the
+//!   `follow-symlinks` fault a lock taken through a user's dangling link is
+//!   the link's target, which the checks report);
 //! - (b) a take that ends `Blocked` leaves none of its entries behind, and no
 //!   step ever removes an entry it did not create unless `force` is on and
 //!   the entry is at one of its lock paths (never a directory where the
 //!   profile cannot remove one);
-//! - (c) the supervisor creates nothing but its lock paths (before 16.2.9 also
-//!   the target of a dangling link at one of them);
+//! - (c) the supervisor creates nothing but its lock paths;
 //! - and one step changes at most one entry.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,10 +31,10 @@ use refsup::layout::Layout;
 use refsup::locking::{Blocked, HeldLocks, LockRules, Step, TakeAll};
 use updatelock::TakeOptions;
 
-/// Every scenario runs under each profile: locks owned by nobody with
-/// symlinks held (current), the same with symlinks followed (before
-/// 16.2.9), and locks owned by root with one lock file and unremovable
-/// directory locks (6.x).
+/// Every scenario runs under each profile: locks owned by nobody that adopt
+/// a crashed supervisor's leftovers (16.2.0+), locks owned by nobody with no
+/// adoption (13.1.0 - 16.1.x), and locks owned by root with one lock file and
+/// unremovable directory locks (6.x).
 pub const PROFILES: [&str; 3] = ["17.3.5@5.1.0", "15.0.0@2.80.0", "6.6.8@2.12.0"];
 /// Ops past this many are ignored, to keep one input cheap.
 pub const MAX_OPS: usize = 256;
@@ -191,8 +191,9 @@ struct Diff {
 
 struct Race {
     rules: LockRules,
-    /// The profile promises symlinks are held, never followed (L6).
-    symlink_held: bool,
+    /// The profile adopts nobody-owned lock files as its own (16.2.0): a
+    /// crashed supervisor's are taken over and released, not blocking.
+    adopts: bool,
     /// The profile lets force remove a directory lock (L5).
     dirs_removable: bool,
     _dir: tempfile::TempDir,
@@ -221,8 +222,12 @@ impl Race {
         }
         .map_err(|e| format!("temp dir: {e}"))?;
         let base = dir.path().to_path_buf();
-        let outside = base.join("outside");
-        let layout = Layout::new(base.join("root"));
+        let profile_layout = Layout::new(base.join("root"), profile.clone());
+        // Link targets live inside the device root but outside every lock
+        // dir: refsup's confinement would refuse a target outside the root
+        // before the L6 fault could show.
+        let outside = base.join("root").join("outside");
+        let layout = profile_layout;
         let services = usize::from(services % MAX_SERVICES + 1);
         let mut slots = Vec::new();
         let mut requested = Vec::new();
@@ -230,20 +235,29 @@ impl Race {
             let name = format!("svc{svc}");
             let lock_dir = layout.service_lock_dir(APP_ID, &name);
             fs::create_dir_all(&lock_dir).map_err(|e| format!("{}: {e}", lock_dir.display()))?;
-            slots.extend(FILES.iter().map(|f| lock_dir.join(f)));
-            requested.extend(
-                profile
-                    .lock_files()
-                    .iter()
-                    .filter(|f| f.location == LockLocation::ServiceDir)
-                    .map(|f| layout.lock_path(APP_ID, &name, f)),
-            );
+            // Before 7.0.0 every service shares the app's one lock dir: each
+            // path once, as the supervisor takes it.
+            for slot in FILES.iter().map(|f| lock_dir.join(f)) {
+                if !slots.contains(&slot) {
+                    slots.push(slot);
+                }
+            }
+            for path in profile
+                .lock_files()
+                .iter()
+                .filter(|f| f.location == LockLocation::ServiceDir)
+                .map(|f| layout.lock_path(APP_ID, &name, f))
+            {
+                if !requested.contains(&path) {
+                    requested.push(path);
+                }
+            }
         }
-        fs::create_dir(&outside).map_err(|e| format!("{}: {e}", outside.display()))?;
+        fs::create_dir_all(&outside).map_err(|e| format!("{}: {e}", outside.display()))?;
         let seen = snapshot(&base)?;
         Ok(Race {
             rules: LockRules::new(profile, faults, layout.confined().clone()),
-            symlink_held: profile.symlink_lock_held(),
+            adopts: profile.adopts_leftover_locks(),
             dirs_removable: profile.directory_lock_removable(),
             origin: seen.keys().map(|p| (p.clone(), Origin::Fixture)).collect(),
             seen,
@@ -307,7 +321,8 @@ impl Race {
             ),
             _ => return,
         };
-        let path = &self.slots[svc * FILES.len() + file];
+        // Services sharing one lock dir (before 7.0.0) share its slots.
+        let path = &self.slots[(svc * FILES.len() + file) % self.slots.len()];
         match op {
             Op::UserTake { .. } => {
                 let _ = updatelock::take(path, &TakeOptions::default());
@@ -419,12 +434,9 @@ impl Race {
                     self.rules.owner.uid
                 ));
             }
-            let through_link = !self.symlink_held
-                && self
-                    .requested
-                    .iter()
-                    .any(|p| fs::read_link(p).is_ok_and(|t| &t == path));
-            if !self.requested.contains(path) && !through_link {
+            // No version follows a link at a lock path (L6): a file made
+            // anywhere else, a link's target included, is a bug.
+            if !self.requested.contains(path) {
                 return Err(format!(
                     "(c) the supervisor created {} outside its lock paths",
                     path.display()
@@ -443,6 +455,9 @@ impl Race {
         for (path, entry, origin) in removed {
             let whose = match origin {
                 Origin::Supervisor => continue,
+                // Adopted from a crashed supervisor: its own, released with
+                // the rest.
+                Origin::Orphan if self.adopts && self.requested.contains(path) => continue,
                 Origin::User => "the user's",
                 Origin::Orphan => "a crashed supervisor's",
                 Origin::Fixture => {
@@ -479,28 +494,31 @@ impl Race {
     /// (a): `Acquired` claims what it created, one entry per lock path.
     fn check_acquired(&self, held: &HeldLocks) -> Result<(), String> {
         let claimed: BTreeSet<&PathBuf> = held.paths().iter().collect();
-        let created: BTreeSet<&PathBuf> = self.entries(Origin::Supervisor).collect();
+        let mut created: BTreeSet<&PathBuf> = self.entries(Origin::Supervisor).collect();
+        if self.adopts {
+            // Adopted leftovers of a crashed supervisor count as taken.
+            created.extend(
+                self.entries(Origin::Orphan)
+                    .filter(|p| claimed.contains(p) && self.requested.contains(p)),
+            );
+        }
         if claimed != created || held.paths().len() != self.requested.len() {
             return Err(format!(
                 "(a) Acquired claims {claimed:?} for {} lock paths, but the entries it made are {created:?}",
                 self.requested.len()
             ));
         }
-        if self.symlink_held && held.paths() != self.requested {
+        if held.paths() != self.requested {
             return Err(format!(
                 "(a) Acquired claims {:?}, not its lock paths {:?}",
                 held.paths(),
                 self.requested
             ));
         }
-        for (path, claimed) in self.requested.iter().zip(held.paths()) {
-            // Links followed (before 16.2.9): the lock taken is the target of
-            // the user's dangling link, whatever later happens at the path.
-            if claimed != path {
-                continue;
-            }
+        for path in &self.requested {
             let origin = self.origin.get(path);
-            if origin != Some(&Origin::Supervisor) {
+            let adopted = self.adopts && origin == Some(&Origin::Orphan);
+            if origin != Some(&Origin::Supervisor) && !adopted {
                 let entry = self.seen.get(path);
                 return Err(format!(
                     "(a) Acquired, but {} is {} made by {origin:?}",

@@ -22,7 +22,8 @@ pub fn check_target_state(bytes: &[u8]) -> Result<(), String> {
         return Ok(());
     }
     let root = Path::new("/fuzz-root");
-    let layout = Layout::new(root.to_path_buf());
+    let profile: lockgates::Profile = "17.3.5@5.1.0".parse().expect("profile");
+    let layout = Layout::new(root.to_path_buf(), profile);
     for (id, app) in &state.local.apps {
         stays_under(root, &root.join(id), "app id", id)?;
         let app_id = parse_app_id(id)
@@ -31,12 +32,7 @@ pub fn check_target_state(bytes: &[u8]) -> Result<(), String> {
         for name in app.services.keys() {
             stays_under(root, &root.join(name), "service name", name)?;
             let lock_dir = layout.service_lock_dir(app_id, name);
-            stays_under(
-                &layout.services_lock_root(),
-                &lock_dir,
-                "service name",
-                name,
-            )?;
+            stays_under(&layout.lock_root(), &lock_dir, "service name", name)?;
             for file in LockFile::ALL {
                 stays_under(
                     root,
