@@ -153,7 +153,19 @@ impl Ctx {
 
     /// Send the target state; the target must accept it.
     pub fn deploy(&mut self) -> Result<()> {
-        let body = self.state.to_json(&self.exe, &self.logs());
+        self.post_state(false)
+    }
+
+    /// Send the target state with a one-time `"force": true` beside it.
+    pub fn deploy_with_force(&mut self) -> Result<()> {
+        self.post_state(true)
+    }
+
+    fn post_state(&mut self, force: bool) -> Result<()> {
+        let mut body = self.state.to_json(&self.exe, &self.logs());
+        if force {
+            body["force"] = json!(true);
+        }
         std::fs::create_dir_all(self.logs())?;
         let (status, reply) = self.api().post("/v2/local/target-state", &body)?;
         ensure!(

@@ -27,10 +27,19 @@ pub const DEFAULT_PROFILES: &[&str] = &[
 ];
 
 /// Parse profile strings, naming the first bad one.
+/// A supervisor newer than the gate table knows is run as the newest known
+/// one, with a warning line on stderr.
 pub fn parse_all(list: &[String]) -> Result<Vec<Profile>> {
-    list.iter()
+    let profiles = list
+        .iter()
         .map(|s| s.parse::<Profile>().map_err(|e| anyhow::anyhow!("{e}")))
-        .collect()
+        .collect::<Result<Vec<Profile>>>()?;
+    for p in &profiles {
+        if let Some(warning) = p.beyond_known() {
+            eprintln!("lockcheck: warning: {warning}");
+        }
+    }
+    Ok(profiles)
 }
 
 /// The default set, parsed.

@@ -133,7 +133,7 @@ case! {
 case! {
     id: "O4",
     title: "one-time force",
-    spec: "POST /v1/update {\"force\": true} applies the pending update once, ignoring and deleting locks, without setting the config var; the next update is blocked by a lock again",
+    spec: "POST /v1/update {\"force\": true} (and from 7.21.0 a \"force\" in the local target state) applies the pending update once, ignoring and deleting locks, without setting the config var; the next update is blocked by a lock again",
     promise: |_| Promise::Pass,
     needs: [],
     fn o4_one_time_force(ctx) {
@@ -149,6 +149,18 @@ case! {
         }
         ctx.user_lock(&lock)?;
         blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
-            .map_err(|e| e.context("force must be one-time"))
+            .map_err(|e| e.context("force must be one-time"))?;
+        if !ctx.profile.local_target_force() {
+            return Ok(());
+        }
+        // From 7.21.0 the local target state takes a one-time "force" too.
+        ctx.user_lock(&lock)?;
+        ctx.bump(1);
+        ctx.deploy_with_force()?;
+        ctx.wait_applied().map_err(|e| e.context("a forced local target state must apply despite the lock"))?;
+        ensure!(!ctx.held(&lock), "expected the forced local target state to delete the user's lock");
+        ctx.user_lock(&lock)?;
+        blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))
+            .map_err(|e| e.context("the local target state's force must be one-time"))
     }
 }
