@@ -6,6 +6,7 @@ use lockgates::Profile;
 /// Profiles `lockcheck run` uses when none is given: every gate of
 /// `gates.toml` has a profile on each side of its boundary (a test checks).
 pub const DEFAULT_PROFILES: &[&str] = &[
+    "1.2.1@1.0.0",
     "2.4.0@1.20.0",
     "2.8.2@1.20.0",
     "4.1.1@1.26.0",

@@ -4,7 +4,9 @@
 //! The matrix fits a 100-column terminal for the default 29x12 run: when the
 //! profile names do not fit as column headers, columns are numbered and a
 //! legend under the table names them; when even that is too wide, cells use
-//! short labels (`haz` for `hazard`).
+//! short labels (`haz` for `hazard`), and past that one-character marks
+//! (`.` pass, `h` hazard, `-` n/a, `F` FAIL, `x` xfail, `X` XPASS) that the
+//! legend spells out.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -69,6 +71,18 @@ impl Shown {
         }
     }
 
+    /// The one-character mark for the tightest layout.
+    fn mark(self) -> &'static str {
+        match self {
+            Shown::Pass => ".",
+            Shown::Fail => "F",
+            Shown::Hazard => "h",
+            Shown::NotApplicable => "-",
+            Shown::ExpectedFailure => "x",
+            Shown::UnexpectedPass => "X",
+        }
+    }
+
     /// The ANSI SGR parameters for this state.
     fn sgr(self) -> &'static str {
         match self {
@@ -111,6 +125,8 @@ struct Layout {
     numbered: bool,
     /// Cells use short labels.
     short: bool,
+    /// Cells use one-character marks.
+    tiny: bool,
 }
 
 impl Layout {
@@ -152,6 +168,7 @@ impl Layout {
                 col,
                 numbered: false,
                 short: false,
+                tiny: false,
             };
         }
         let digits = n.to_string().len();
@@ -162,15 +179,27 @@ impl Layout {
                 col,
                 numbered: true,
                 short: false,
+                tiny: false,
             };
         }
         let col = cell_w(true).max(digits);
         let room = MAX_WIDTH.saturating_sub(n * (col + 1));
+        if room >= LABEL_MIN {
+            return Layout {
+                label: label.min(room),
+                col,
+                numbered: true,
+                short: true,
+                tiny: false,
+            };
+        }
+        let room = MAX_WIDTH.saturating_sub(n * (digits + 1));
         Layout {
             label: label.min(room.max(LABEL_MIN)),
-            col,
+            col: digits,
             numbered: true,
             short: true,
+            tiny: true,
         }
     }
 }
@@ -216,7 +245,9 @@ pub fn render(report: &Report, color: bool) -> String {
                 Some(cell) => {
                     let s = Shown::of(cell);
                     *shown_any.entry(s).or_insert(0usize) += 1;
-                    let text = if layout.short {
+                    let text = if layout.tiny {
+                        s.mark()
+                    } else if layout.short {
                         s.short_label()
                     } else {
                         s.label()
@@ -235,10 +266,18 @@ pub fn render(report: &Report, color: bool) -> String {
     }
 
     if layout.numbered {
+        let marks: Vec<Shown> = if layout.tiny {
+            let mut seen: Vec<Shown> = shown_any.keys().copied().collect();
+            seen.sort_by_key(|s| s.mark());
+            seen
+        } else {
+            Vec::new()
+        };
         legend(
             &mut out,
             report,
-            layout.short && shown_any.contains_key(&Shown::Hazard),
+            layout.short && !layout.tiny && shown_any.contains_key(&Shown::Hazard),
+            &marks,
         );
     }
     out.push('\n');
@@ -263,7 +302,7 @@ fn trim_end(out: &mut String) {
 }
 
 /// The legend naming numbered columns, wrapped to `MAX_WIDTH`.
-fn legend(out: &mut String, report: &Report, haz: bool) {
+fn legend(out: &mut String, report: &Report, haz: bool, marks: &[Shown]) {
     let mut items: Vec<String> = report
         .profiles
         .iter()
@@ -272,6 +311,13 @@ fn legend(out: &mut String, report: &Report, haz: bool) {
         .collect();
     if haz {
         items.push("(haz = hazard)".to_string());
+    }
+    if !marks.is_empty() {
+        let spelled: Vec<String> = marks
+            .iter()
+            .map(|s| format!("{} {}", s.mark(), s.label()))
+            .collect();
+        items.push(format!("({})", spelled.join(", ")));
     }
     let mut line = String::from("columns:");
     for item in items {
