@@ -1,5 +1,7 @@
-//! refsup's `TakeAll`, one syscall per step, racing user lockers; see
-//! `lockcheck_fuzz::lock_race` for the invariants.
+//! refsup's `TakeAll`, one syscall per step, racing apps that lock by every
+//! method; see `lockcheck_fuzz::lock_race` for the invariants. A
+//! non-compliant method's counterexample is not a crash (`LOCK_RACE_COMPLIANT`
+//! decides which methods count as compliant).
 
 #![no_main]
 

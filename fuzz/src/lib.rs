@@ -3,12 +3,15 @@
 //! (`tests/replay.rs`) through exactly the code the fuzzer runs.
 //!
 //! - [`lock_race`]: refsup's `TakeAll`, stepped one syscall at a time,
-//!   interleaved with user lockers on a temp dir ([`run`]).
+//!   interleaved with apps locking by every method on a temp dir ([`run`]).
 //! - [`target_state`]: hostile JSON through `TargetState` parsing and
 //!   `validate()` ([`check_target_state`]).
 
 pub mod lock_race;
 pub mod target_state;
 
-pub use lock_race::{run, run_with, scenario_from_bytes, Op, Scenario};
+pub use lock_race::{
+    check, run, run_with, scenario_from_bytes, Counterexample, Method, Op, Outcome, Row, Scenario,
+    Settings,
+};
 pub use target_state::check_target_state;

@@ -5,15 +5,53 @@
 //!   worth pinning, each expected to hold under every profile;
 //! - `fault_*`: refsup's historical-bug faults, each of which the invariants
 //!   must catch (proof that the harness can fail);
+//! - `unsafe_*`: the unsafe methods' breaks are reported as their
+//!   counterexamples, not as bugs;
+//! - `audit_*`: the incremental checks see what a whole-tree walk sees;
 //! - `target_state_*`: hand-written target-state inputs.
 
 use std::path::PathBuf;
 
-use lockcheck_fuzz::{check_target_state, run, run_with, scenario_from_bytes, Op, Scenario};
+use lockcheck_fuzz::lock_race::PROFILES;
+use lockcheck_fuzz::{
+    check, check_target_state, run, run_with, scenario_from_bytes, Method, Op, Outcome, Scenario,
+    Settings,
+};
 use lockgates::Profile;
 use refsup::fault::{Fault, Faults};
 
 use Op::*;
+
+/// App 0 takes (service `svc`, file `file`) by exclusive create.
+fn take(svc: u8, file: u8) -> Op {
+    take_by(0, svc, file, Method::Exclusive)
+}
+
+/// App `user` takes (service `svc`, file `file`) by `method`.
+fn take_by(user: u8, svc: u8, file: u8, method: Method) -> Op {
+    Take {
+        user,
+        svc,
+        file,
+        method,
+    }
+}
+
+fn release(svc: u8, file: u8) -> Op {
+    Release { user: 0, svc, file }
+}
+
+fn mkdir(svc: u8, file: u8) -> Op {
+    take_by(0, svc, file, Method::Mkdir)
+}
+
+fn symlink(svc: u8, file: u8, dangling: bool) -> Op {
+    take_by(0, svc, file, Method::Symlink { dangling })
+}
+
+fn touch(svc: u8, file: u8) -> Op {
+    take_by(1, svc, file, Method::Touch)
+}
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -63,10 +101,22 @@ fn scenario(services: u8, ops: &[Op]) -> Scenario {
     }
 }
 
-/// Assert `s` holds under every profile.
+/// Every profile's outcome of `s` with the default settings.
+fn outcomes(s: &Scenario, settings: &Settings) -> Vec<Outcome> {
+    PROFILES
+        .iter()
+        .map(|p| {
+            let profile: Profile = p.parse().unwrap();
+            check(s, &profile, &Faults::default(), settings, None)
+                .unwrap_or_else(|e| panic!("{e}\nreproducer: {s:?}"))
+        })
+        .collect()
+}
+
+/// Assert every invariant holds for `s` under every profile.
 fn holds(s: Scenario) {
-    if let Err(e) = run(&s) {
-        panic!("{e}\nreproducer: {s:?}");
+    for outcome in outcomes(&s, &Settings::default()) {
+        assert_eq!(outcome, Outcome::Held, "reproducer: {s:?}");
     }
 }
 
@@ -88,7 +138,7 @@ fn scenario_uncontended_take_and_release() {
 fn scenario_user_lock_in_last_service_blocks_and_rolls_back() {
     holds(scenario(
         3,
-        &with_steps(&[UserTake { svc: 2, file: 1 }, StartTake { force: false }]),
+        &with_steps(&[take(2, 1), StartTake { force: false }]),
     ));
 }
 
@@ -100,15 +150,16 @@ fn scenario_user_takes_mid_take() {
         &with_steps(&[
             StartTake { force: false },
             SupervisorStep,
-            UserTake { svc: 1, file: 0 },
-            UserTouch { svc: 1, file: 1 },
+            take(1, 0),
+            mkdir(1, 1),
         ]),
     ));
 }
 
 #[test]
-fn scenario_touch_while_held_changes_nothing() {
-    // L3: touch "succeeds" on the supervisor's file; nothing is created.
+fn scenario_exclusive_lockers_refused_while_held() {
+    // Every exclusive method fails on the supervisor's files; nothing is
+    // created and nobody else believes it holds them.
     holds(scenario(
         1,
         &[
@@ -116,11 +167,27 @@ fn scenario_touch_while_held_changes_nothing() {
             SupervisorStep,
             SupervisorStep,
             SupervisorStep,
-            UserTouch { svc: 0, file: 0 },
-            UserTake { svc: 0, file: 1 },
-            UserMkdir { svc: 0, file: 0 },
+            take(0, 0),
+            take_by(1, 0, 1, Method::Exclusive),
+            mkdir(0, 0),
+            symlink(0, 1, true),
             SupervisorStep,
         ],
+    ));
+}
+
+#[test]
+fn scenario_crashed_holder_keeps_blocking() {
+    // A crashed exclusive holder's file stays: the supervisor stays blocked
+    // (safe, if not live), and the other app cannot take it either.
+    holds(scenario(
+        1,
+        &with_steps(&[
+            take(0, 0),
+            CrashUser { user: 0 },
+            take_by(1, 0, 0, Method::Exclusive),
+            StartTake { force: false },
+        ]),
     ));
 }
 
@@ -129,18 +196,10 @@ fn scenario_force_clears_every_kind_of_entry() {
     holds(scenario(
         4,
         &with_steps(&[
-            UserTake { svc: 0, file: 0 },
-            UserMkdir { svc: 1, file: 0 },
-            UserSymlink {
-                svc: 2,
-                file: 0,
-                dangling: true,
-            },
-            UserSymlink {
-                svc: 3,
-                file: 1,
-                dangling: false,
-            },
+            take(0, 0),
+            mkdir(1, 0),
+            symlink(2, 0, true),
+            symlink(3, 1, false),
             StartTake { force: true },
         ]),
     ));
@@ -148,9 +207,9 @@ fn scenario_force_clears_every_kind_of_entry() {
 
 #[test]
 fn scenario_force_gives_up_on_a_lock_that_keeps_coming_back() {
-    let mut ops = vec![UserTake { svc: 0, file: 0 }, StartTake { force: true }];
+    let mut ops = vec![take(0, 0), StartTake { force: true }];
     for _ in 0..5 {
-        ops.extend([SupervisorStep, SupervisorStep, UserTake { svc: 0, file: 0 }]);
+        ops.extend([SupervisorStep, SupervisorStep, take(0, 0)]);
     }
     holds(scenario(0, &with_steps(&ops)));
 }
@@ -161,16 +220,8 @@ fn scenario_dangling_symlink_without_force() {
     holds(scenario(
         2,
         &with_steps(&[
-            UserSymlink {
-                svc: 1,
-                file: 0,
-                dangling: true,
-            },
-            UserSymlink {
-                svc: 1,
-                file: 1,
-                dangling: true,
-            },
+            symlink(1, 0, true),
+            symlink(1, 1, true),
             StartTake { force: false },
         ]),
     ));
@@ -198,8 +249,8 @@ fn scenario_crash_while_holding_then_user_and_force() {
     ops.extend_from_slice(&STEPS[..8]);
     ops.extend([
         CrashSupervisor,
-        UserTake { svc: 0, file: 0 },
-        UserRelease { svc: 0, file: 0 },
+        take(0, 0),
+        release(0, 0),
         StartTake { force: true },
     ]);
     holds(scenario(1, &with_steps(&ops)));
@@ -210,17 +261,11 @@ fn scenario_out_of_range_indices_are_reduced() {
     holds(scenario(
         255,
         &with_steps(&[
-            UserTake {
-                svc: 255,
-                file: 255,
-            },
-            UserMkdir { svc: 200, file: 7 },
-            UserSymlink {
-                svc: 77,
-                file: 3,
-                dangling: false,
-            },
-            UserRelease {
+            take(255, 255),
+            mkdir(200, 7),
+            symlink(77, 3, false),
+            Release {
+                user: 0,
                 svc: 255,
                 file: 255,
             },
@@ -238,8 +283,8 @@ fn scenario_user_release_only_removes_own_entries() {
             SupervisorStep,
             SupervisorStep,
             SupervisorStep,
-            UserRelease { svc: 0, file: 0 },
-            UserRelease { svc: 0, file: 1 },
+            release(0, 0),
+            release(0, 1),
             SupervisorStep,
         ],
     ));
@@ -269,11 +314,7 @@ fn fault_rollback_removes_user_lock_is_caught() {
     // the one that blocked it, so a user's lock further on was removed.
     let s = scenario(
         2,
-        &with_steps(&[
-            UserTake { svc: 0, file: 1 },
-            UserTake { svc: 1, file: 0 },
-            StartTake { force: false },
-        ]),
+        &with_steps(&[take(0, 1), take(1, 0), StartTake { force: false }]),
     );
     let err = run_with(
         &s,
@@ -294,14 +335,7 @@ fn fault_follow_symlinks_is_caught() {
     // target outside the lock dir.
     let s = scenario(
         1,
-        &with_steps(&[
-            UserSymlink {
-                svc: 0,
-                file: 0,
-                dangling: true,
-            },
-            StartTake { force: false },
-        ]),
+        &with_steps(&[symlink(0, 0, true), StartTake { force: false }]),
     );
     let err = run_with(&s, &current(), &Faults::new([Fault::FollowSymlinks])).unwrap_err();
     assert!(err.contains("(c) the supervisor created"), "{err}");
@@ -346,11 +380,146 @@ fn regression_link_removed_while_its_target_is_taken() {
         services: 52,
         ops: vec![
             SupervisorStep,
-            UserSymlink { svc: 67, file: 83, dangling: true },
+            symlink(67, 83, true),
             StartTake { force: true },
             SupervisorStep,
-            UserRelease { svc: 83, file: 201 },
+            Release {
+                user: 0,
+                svc: 83,
+                file: 201,
+            },
             SupervisorStep,
         ],
     });
+}
+
+/// The outcome of `s` on 17.3.5@5.1.0 with the default settings.
+fn outcome_now(s: &Scenario) -> Outcome {
+    check(
+        s,
+        &current(),
+        &Faults::default(),
+        &Settings::default(),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn unsafe_reason(s: &Scenario, method: Method) -> String {
+    match outcome_now(s) {
+        Outcome::Unsafe(c) => {
+            assert_eq!(c.methods, vec![method], "{c:?}");
+            c.reason
+        }
+        Outcome::Held => panic!("expected {} to break something: {s:?}", method.name()),
+    }
+}
+
+/// The supervisor holds both of service 0's locks.
+const HELD: [Op; 4] = [
+    StartTake { force: false },
+    SupervisorStep,
+    SupervisorStep,
+    SupervisorStep,
+];
+
+#[test]
+fn unsafe_touch_while_held_is_a_counterexample() {
+    // L3: touch "succeeds" on the supervisor's file.
+    let mut ops = HELD.to_vec();
+    ops.push(touch(0, 0));
+    let reason = unsafe_reason(&scenario(0, &ops), Method::Touch);
+    assert!(
+        reason.contains("(d) the supervisor holds every lock") && reason.contains("app1 (touch)"),
+        "{reason}"
+    );
+    // The same break with touch counted as compliant is a bug report.
+    let mut settings = Settings::default();
+    settings.compliant.insert(Method::Touch);
+    let err = check(
+        &scenario(0, &ops),
+        &current(),
+        &Faults::default(),
+        &settings,
+        None,
+    )
+    .unwrap_err();
+    assert!(err.contains("(d)"), "{err}");
+}
+
+#[test]
+fn unsafe_flock_while_held_is_a_counterexample() {
+    let mut ops = HELD.to_vec();
+    ops.push(take_by(1, 0, 0, Method::Flock));
+    let reason = unsafe_reason(&scenario(0, &ops), Method::Flock);
+    assert!(reason.contains("app1 (flock) holds"), "{reason}");
+}
+
+#[test]
+fn flock_against_flock_excludes() {
+    // Two flockers exclude each other (the kernel says EWOULDBLOCK); flock is
+    // unsafe only against the supervisor.
+    let s = scenario(
+        0,
+        &[
+            take_by(0, 0, 0, Method::Flock),
+            take_by(1, 0, 0, Method::Flock),
+            Release {
+                user: 0,
+                svc: 0,
+                file: 0,
+            },
+            take_by(1, 0, 0, Method::Flock),
+        ],
+    );
+    let mut settings = Settings::default();
+    settings.compliant.insert(Method::Flock);
+    assert_eq!(
+        check(&s, &current(), &Faults::default(), &settings, None),
+        Ok(Outcome::Held)
+    );
+}
+
+#[test]
+fn unsafe_stale_stealing_after_ten_minutes_is_a_counterexample() {
+    let mut ops = HELD.to_vec();
+    ops.push(take_by(1, 0, 0, Method::StealStale));
+    // Fresh: refused like an exclusive create.
+    assert_eq!(outcome_now(&scenario(0, &ops)), Outcome::Held);
+    ops.insert(ops.len() - 1, TimePasses);
+    let reason = unsafe_reason(&scenario(0, &ops), Method::StealStale);
+    assert!(
+        reason.contains("(e) app1 (steal-stale) removed the live supervisor's regular file"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn audit_incremental_checks_agree_with_full_walks() {
+    // Every op's lstat of the paths it can touch must see exactly what a
+    // walk of the whole tree sees: run the corpus and every scenario here
+    // both ways and compare outcomes.
+    let full = Settings::default().with_full_audit();
+    let mut scenarios: Vec<Scenario> = corpus("lock_race")
+        .iter()
+        .filter_map(|(_, b)| scenario_from_bytes(b))
+        .collect();
+    let mut ops = HELD.to_vec();
+    ops.extend([
+        touch(0, 0),
+        TimePasses,
+        take_by(0, 0, 1, Method::StealStale),
+        take_by(1, 0, 0, Method::Flock),
+        symlink(0, 1, false),
+        CrashSupervisor,
+    ]);
+    scenarios.push(scenario(1, &ops));
+    assert!(scenarios.len() > 5);
+    for s in &scenarios {
+        assert_eq!(
+            outcomes(s, &Settings::default()),
+            outcomes(s, &full),
+            "reproducer: {s:?}"
+        );
+    }
 }
