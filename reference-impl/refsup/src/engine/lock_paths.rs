@@ -42,8 +42,8 @@ impl Engine {
     /// user locks first. `key` names the operation (an app id, or
     /// the device): after a blocked take, later takes under the same key
     /// only re-check the path that blocked it until it is released, so a
-    /// blocked update is retried without churning the lock dirs (whose
-    /// inotify events would otherwise wake the reconciler forever).
+    /// blocked update is retried without churning the lock dirs (creating
+    /// and rolling back every other lock at each retry).
     pub(crate) fn take_locks(
         &self,
         key: OpKey,
