@@ -6,8 +6,12 @@
 //!   interleaved with apps locking by every method on a temp dir ([`run`]).
 //! - [`target_state`]: hostile JSON through `TargetState` parsing and
 //!   `validate()` ([`check_target_state`]).
+//! - [`explore`]: every schedule of a small configuration, and the shortest
+//!   counterexample; [`schedule`]: the text form that replays a run.
 
+pub mod explore;
 pub mod lock_race;
+pub mod schedule;
 pub mod target_state;
 
 pub use lock_race::{

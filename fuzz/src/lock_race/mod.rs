@@ -36,6 +36,7 @@ mod method;
 mod model;
 mod race;
 mod settings;
+mod stepper;
 mod trace;
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -44,6 +45,7 @@ use refsup::fault::Faults;
 
 pub use method::{Method, STALE_AFTER};
 pub use settings::Settings;
+pub use stepper::Stepper;
 pub use trace::{table, Row};
 
 use race::Race;

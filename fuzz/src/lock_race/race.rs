@@ -93,23 +93,38 @@ impl<'s> Race<'s> {
     pub fn run(&mut self, ops: &[Op]) -> Result<Outcome, String> {
         let mut result = Ok(());
         for (i, op) in ops.iter().enumerate() {
-            self.step = i;
-            result = self
-                .op(*op)
-                .and_then(|()| self.audit_if(self.settings.audit_every_op))
-                .map_err(|b| Break(format!("op {i} {op:?}: {}", b.0)));
+            result = self.apply(i, *op);
             if result.is_err() {
                 break;
             }
         }
         if result.is_ok() {
-            self.step = ops.len();
-            result = self
-                .drain()
-                .and_then(|()| self.audit_if(true))
-                .map_err(|b| Break(format!("finishing after the last op: {}", b.0)));
-            self.audited = result.is_ok();
+            result = self.finish(ops.len());
         }
+        self.judge(result)
+    }
+
+    /// Op number `i`, checked.
+    pub fn apply(&mut self, i: usize, op: Op) -> Result<(), Break> {
+        self.step = i;
+        self.op(op)
+            .and_then(|()| self.audit_if(self.settings.audit_every_op))
+            .map_err(|b| Break(format!("op {i} {op:?}: {}", b.0)))
+    }
+
+    /// After `n` ops: finish the take, release, and audit the whole tree.
+    pub fn finish(&mut self, n: usize) -> Result<(), Break> {
+        self.step = n;
+        let result = self
+            .drain()
+            .and_then(|()| self.audit_if(true))
+            .map_err(|b| Break(format!("finishing after the last op: {}", b.0)));
+        self.audited = result.is_ok();
+        result
+    }
+
+    /// A break is a bug unless a non-compliant method had acted.
+    pub fn judge(&self, result: Result<(), Break>) -> Result<Outcome, String> {
         match result {
             Ok(()) => Ok(Outcome::Held),
             Err(Break(reason)) if !self.tainted.is_empty() => Ok(Outcome::Unsafe(Counterexample {
@@ -120,6 +135,11 @@ impl<'s> Race<'s> {
             })),
             Err(Break(reason)) => Err(reason),
         }
+    }
+
+    /// A take is running or its locks are held.
+    pub fn supervisor_busy(&self) -> bool {
+        self.take.is_some() || self.held.is_some()
     }
 
     pub fn take_trace(&mut self) -> Vec<Row> {
