@@ -112,17 +112,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit_codes::OK);
         }
         Err(e) => {
-            let text = e.render().to_string();
-            // clap's first paragraph on one line (it may name missing flags below).
-            let para: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            eprintln!(
-                "lockcheck: {} (see lockcheck --help)",
-                para.join(" ").trim_start_matches("error: ")
-            );
+            eprintln!("{}", refsup::cli::usage_error_line("lockcheck", &e));
             return ExitCode::from(exit_codes::USAGE);
         }
     };

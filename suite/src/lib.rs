@@ -3,6 +3,8 @@
 //! from outside: the HTTP API, the files under its root, and the processes it
 //! runs, case by case (one per SPEC behaviour) and profile by profile.
 
+#![warn(missing_docs)]
+
 pub mod case;
 pub mod cases;
 pub mod cli;

@@ -5,6 +5,8 @@
 //! crate, so what the reference does and what the suite promises can never
 //! disagree: a correction to a gate is a one-line change to `gates.toml`.
 
+#![warn(missing_docs)]
+
 mod behaviour;
 mod error;
 mod gate;

@@ -96,17 +96,7 @@ where
             return ExitCode::from(EXIT_OK);
         }
         Err(e) => {
-            let text = e.render().to_string();
-            // clap's first paragraph on one line (it may name missing flags below).
-            let para: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            eprintln!(
-                "refsup: {} (see refsup --help)",
-                para.join(" ").trim_start_matches("error: ")
-            );
+            eprintln!("{}", usage_error_line("refsup", &e));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -135,6 +125,22 @@ where
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// A clap usage error as the one line every CLI of this project prints:
+/// `PROGRAM: <clap's first paragraph> (see PROGRAM --help)`. clap's first
+/// paragraph may span lines (it names missing flags below), so it is joined.
+pub fn usage_error_line(program: &str, e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let para: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    format!(
+        "{program}: {} (see {program} --help)",
+        para.join(" ").trim_start_matches("error: ")
+    )
 }
 
 /// Why `run` failed: the user's doing (exit 2) or not (exit 1).

@@ -10,6 +10,8 @@
 //! - [`api`]: the HTTP API;
 //! - [`cli`]: the `refsup` command line.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod cli;
 pub mod engine;
