@@ -8,10 +8,12 @@
 //!   `validate()` ([`check_target_state`]).
 //! - [`explore`]: every schedule of a small configuration, and the shortest
 //!   counterexample; [`schedule`]: the text form that replays a run.
+//! - [`stress`]: real processes hammering one path, counted by a witness.
 
 pub mod explore;
 pub mod lock_race;
 pub mod schedule;
+pub mod stress;
 pub mod target_state;
 
 pub use lock_race::{

@@ -131,7 +131,7 @@ pub fn lock(method: Method, path: &Path, target: &Path) -> Attempt {
         }
         Method::Touch => Attempt::new("open(O_CREAT) [touch]", touch(path)),
         Method::Flock => flock(path),
-        Method::StealStale => steal_stale(path),
+        Method::StealStale => steal_stale(path, STALE_AFTER),
     }
 }
 
@@ -213,8 +213,9 @@ fn flock(path: &Path) -> Attempt {
 }
 
 /// Exclusive create; on `EEXIST`, steal an entry whose mtime is older than
-/// [`STALE_AFTER`] (unlink, create again).
-fn steal_stale(path: &Path) -> Attempt {
+/// `stale` (unlink, create again): [`Method::StealStale`] with
+/// [`STALE_AFTER`], shorter in the real-process stress.
+pub fn steal_stale(path: &Path, stale: Duration) -> Attempt {
     match exclusive(path) {
         Ok(()) => return Attempt::new("open(O_CREAT|O_EXCL)", Ok(())),
         Err(e) if e.raw_os_error() != Some(libc_eexist()) => {
@@ -227,7 +228,7 @@ fn steal_stale(path: &Path) -> Attempt {
         .map(|t| {
             SystemTime::now()
                 .duration_since(t)
-                .is_ok_and(|age| age > STALE_AFTER)
+                .is_ok_and(|age| age > stale)
         })
         .unwrap_or(false);
     if !stale {

@@ -32,7 +32,7 @@
 
 mod checks;
 mod fixture;
-mod method;
+pub mod method;
 mod model;
 mod race;
 mod settings;
