@@ -1,6 +1,7 @@
-//! A conformance case: declared once, beside its body, with its metadata
-//! (SPEC id, title, the SPEC text it checks, what each profile promises, what
-//! it needs from the target), and collected with `inventory`.
+//! A conformance case: a plain `fn` with `#[case(...)]` on it
+//! (`lockcheck-macros`), which registers it with its metadata (SPEC id,
+//! title, its doc comment as the SPEC text it checks, what each profile
+//! promises, what it needs from the target) for `inventory` to collect.
 
 use lockgates::Profile;
 
@@ -80,41 +81,4 @@ pub fn all() -> Vec<&'static Case> {
             .unwrap_or(usize::MAX)
     });
     cases
-}
-
-/// Declare a case next to its body.
-///
-/// ```ignore
-/// case! {
-///     id: "L2",
-///     title: "touch counts",
-///     spec: "a lock made by plain touch blocks updates",
-///     promise: |_| Promise::Pass,
-///     needs: [],
-///     fn l2_touch_counts(ctx) { ... }
-/// }
-/// ```
-#[macro_export]
-macro_rules! case {
-    (
-        id: $id:literal,
-        title: $title:literal,
-        spec: $spec:literal,
-        promise: $promise:expr,
-        needs: [$($need:ident),*],
-        fn $name:ident($ctx:ident) $body:block
-    ) => {
-        fn $name($ctx: &mut $crate::ctx::Ctx) -> $crate::case::CaseResult $body
-        inventory::submit! {
-            $crate::case::Case {
-                id: $id,
-                name: concat!(module_path!(), "::", stringify!($name)),
-                title: $title,
-                spec: $spec,
-                promise: $promise,
-                needs: &[$($crate::case::Need::$need),*],
-                body: $name,
-            }
-        }
-    };
 }

@@ -15,6 +15,26 @@ pub enum Promise {
     NotApplicable,
 }
 
+impl Promise {
+    /// `Hazard` when the profile has the documented unsafe behaviour, else `Pass`.
+    pub fn hazard_if(hazard: bool) -> Promise {
+        if hazard {
+            Promise::Hazard
+        } else {
+            Promise::Pass
+        }
+    }
+
+    /// `promise` where the behaviour exists in the profile, else `NotApplicable`.
+    pub fn applies_if(exists: bool, promise: Promise) -> Promise {
+        if exists {
+            promise
+        } else {
+            Promise::NotApplicable
+        }
+    }
+}
+
 /// The result of one cell (case x profile).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

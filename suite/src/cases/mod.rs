@@ -1,9 +1,10 @@
-//! One conformance case per SPEC behaviour, grouped as SPEC section 3 groups
-//! them. Each is declared with `case!` beside its body.
+//! One conformance case per SPEC behaviour, one file per SPEC letter (L:
+//! `locking`, P: `paths`, U: `update_flow`, R: `reboot_config`, O:
+//! `override_lock`, C: `crash`). Each case is a plain `fn` with
+//! `#[case(...)]` on it; its doc comment is the SPEC text it checks.
 
 mod crash;
 mod locking;
-mod locking_races;
 mod override_lock;
 mod paths;
 mod reboot_config;
