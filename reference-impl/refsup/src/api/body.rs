@@ -25,25 +25,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 };
                 reply::error(status, format!("cannot read body: {}", e.body_text()))
             })?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        let mut de = serde_json::Deserializer::from_slice(text);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            reply::error(
-                StatusCode::BAD_REQUEST,
-                format!("invalid JSON body at {}: {}", e.path(), e.inner()),
-            )
-        })?;
-        // One JSON value and nothing after it but whitespace.
-        de.end().map_err(|e| {
-            reply::error(
-                StatusCode::BAD_REQUEST,
-                format!("invalid JSON body: {e} (trailing data after the JSON value)"),
-            )
-        })?;
+        let value = decode(&bytes).map_err(|m| reply::error(StatusCode::BAD_REQUEST, m))?;
         Ok(JsonBody(value))
     }
+}
+
+/// Decode a body as the extractor does: whitespace only is `{}`, then one
+/// JSON value and nothing after it but whitespace. `Err` is the 400 message.
+pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| format!("invalid JSON body at {}: {}", e.path(), e.inner()))?;
+    // One JSON value and nothing after it but whitespace.
+    de.end()
+        .map_err(|e| format!("invalid JSON body: {e} (trailing data after the JSON value)"))?;
+    Ok(value)
 }

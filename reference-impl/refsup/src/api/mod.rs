@@ -13,6 +13,42 @@ use axum::Router;
 
 use crate::engine::Engine;
 
+/// The JSON request bodies the API accepts, for [`check_body`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// `POST /v2/local/target-state`: a target state and an optional `force`.
+    TargetState,
+    /// `{"force"}` of `/v1/update`, `/v1/reboot`, `/v1/shutdown` and
+    /// `/v2/applications/:id/restart`.
+    Force,
+    /// `PATCH /v1/device/host-config`.
+    HostConfig,
+    /// `POST /v2/applications/:id/restart-service`.
+    RestartService,
+}
+
+impl Body {
+    /// Every body kind.
+    pub const ALL: [Body; 4] = [
+        Body::TargetState,
+        Body::Force,
+        Body::HostConfig,
+        Body::RestartService,
+    ];
+}
+
+/// Decode `bytes` as the JSON body of `body`'s endpoints, exactly as their
+/// handlers' extractor does, without running a handler: `Err` is the
+/// message of the 400 the API answers. For the fuzz targets (`fuzz/`).
+pub fn check_body(body: Body, bytes: &[u8]) -> Result<(), String> {
+    match body {
+        Body::TargetState => body::decode::<state::TargetPost>(bytes).map(drop),
+        Body::Force => body::decode::<device::ForceBody>(bytes).map(drop),
+        Body::HostConfig => body::decode::<device::HostConfig>(bytes).map(drop),
+        Body::RestartService => body::decode::<device::RestartService>(bytes).map(drop),
+    }
+}
+
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 1024 * 1024;
 
