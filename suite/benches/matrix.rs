@@ -37,6 +37,10 @@ fn matrix() {
             time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
             ..Default::default()
         },
+        runs_dir: None,
+        keep_all: false,
+        keep_cell: None,
+        rerun_flags: None,
     };
     let report = runner::run(
         Arc::new(Embedded {

@@ -69,6 +69,12 @@ pub struct RunArgs {
     /// Re-enable a historical bug in the embedded reference (repeatable); see `lockcheck list`.
     #[arg(long = "fault", value_enum, value_name = "NAME")]
     faults: Vec<refsup::fault::Fault>,
+    /// Where failing cells keep their evidence: each run gets DIR/<UTC time>/, each kept cell DIR/<time>/<case>-<profile>/ (target log, service logs, lock dirs).
+    #[arg(long, default_value = "lockcheck-runs", value_name = "DIR")]
+    runs_dir: PathBuf,
+    /// Keep every cell's scratch dir, passing ones too (default: only failures and known failures).
+    #[arg(long)]
+    keep: bool,
     /// Known failures of this target (TOML); only other failures fail the run.
     #[arg(long, value_name = "FILE")]
     expectations: Option<PathBuf>,
@@ -245,6 +251,17 @@ fn run(args: RunArgs) -> Result<u8> {
             time_scale: patience.time_scale,
         }),
     };
+    let run_dir = args.runs_dir.join(utc_stamp(std::time::SystemTime::now()));
+    let keep_cell: Option<runner::KeepCell> = expectations.clone().map(|exp| {
+        let exp = Arc::new(exp);
+        Arc::new(move |id: &str, profile: &str| {
+            let name = case::all()
+                .into_iter()
+                .find(|c| c.id == id)
+                .map_or(id, |c| c.short_name());
+            exp.lists(id, name, profile)
+        }) as runner::KeepCell
+    });
     let cfg = RunConfig {
         profiles,
         cases,
@@ -254,8 +271,17 @@ fn run(args: RunArgs) -> Result<u8> {
         progress: !args.no_progress && std::io::stderr().is_terminal(),
         faults,
         patience,
+        runs_dir: Some(run_dir.clone()),
+        keep_all: args.keep,
+        keep_cell,
+        rerun_flags: Some(rerun_flags(&args)),
     };
     let mut report = runner::run(target, &cfg);
+    // Nothing kept: no run dir left behind (and no empty parent).
+    if report.cells.iter().all(|c| c.evidence.is_none()) {
+        let _ = std::fs::remove_dir(&run_dir);
+        let _ = std::fs::remove_dir(&args.runs_dir);
+    }
     if let Some(exp) = &expectations {
         exp.apply(&mut report);
         for unused in exp.unused(&report) {
@@ -294,6 +320,52 @@ fn emit(report: &Report, args: &RunArgs) -> Result<()> {
         )?,
     }
     Ok(())
+}
+
+/// The flags of this run that a re-run of some of its cells must repeat
+/// (the API key as a variable, never its value).
+fn rerun_flags(args: &RunArgs) -> String {
+    let mut flags = Vec::new();
+    if let (Some(url), Some(root)) = (&args.target_url, &args.root) {
+        flags.push(format!("--target-url {url} --root {}", root.display()));
+        if args.api_key.is_some() {
+            flags.push("--api-key \"$LOCKCHECK_API_KEY\"".to_string());
+        }
+    }
+    for fault in &args.faults {
+        flags.push(format!("--fault {}", fault.name()));
+    }
+    if let Some(scale) = args.time_scale {
+        flags.push(format!("--time-scale {scale}"));
+    }
+    if let Some(exp) = &args.expectations {
+        flags.push(format!("--expectations {}", exp.display()));
+    }
+    flags.join(" ")
+}
+
+/// `20261123T083900Z`: a run dir name that sorts by time.
+fn utc_stamp(now: std::time::SystemTime) -> String {
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 fn print_timings(report: &Report) {

@@ -34,7 +34,20 @@ pub struct RunConfig {
     pub faults: Vec<String>,
     /// How long cases wait for events and watch for non-events.
     pub patience: crate::ctx::Patience,
+    /// Where cells keep their scratch dirs (`<runs_dir>/<case>-<profile>/`):
+    /// a failing cell's dir stays as evidence. `None`: the system temp dir.
+    pub runs_dir: Option<PathBuf>,
+    /// Keep every cell's dir, passing ones too (`--keep`).
+    pub keep_all: bool,
+    /// Cells to keep whatever their outcome (known failures, which may
+    /// turn out an unexpected pass).
+    pub keep_cell: Option<KeepCell>,
+    /// The flags a re-run command repeats (see [`Report::rerun_flags`]).
+    pub rerun_flags: Option<String>,
 }
+
+/// Decides from (case id, profile) whether a cell's dir is kept.
+pub type KeepCell = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
 /// Run every cell and collect the report.
 pub fn run(target: Arc<dyn Target>, cfg: &RunConfig) -> Report {
@@ -92,6 +105,7 @@ pub fn run(target: Arc<dyn Target>, cfg: &RunConfig) -> Report {
             .flatten()
             .collect(),
         wall_ms: started.elapsed().as_millis() as u64,
+        rerun_flags: cfg.rerun_flags.clone(),
     }
 }
 
@@ -113,6 +127,7 @@ fn cell(
         unexpected_pass: false,
         duration_ms: ms,
         metrics: Default::default(),
+        evidence: None,
     }
 }
 
@@ -145,14 +160,27 @@ pub fn run_cell(
         );
     }
     let started = Instant::now();
+    let work = match scratch_dir(case, profile, cfg) {
+        Ok(work) => work,
+        Err(e) => {
+            return cell(
+                case,
+                profile,
+                promised,
+                Outcome::Fail,
+                Some(format!("cannot create a scratch dir: {e}")),
+                0,
+            )
+        }
+    };
     let (tx, rx) = mpsc::channel();
-    let (p, exe) = (profile.clone(), cfg.exe.clone());
+    let (p, exe, dir) = (profile.clone(), cfg.exe.clone(), work.clone());
     let patience = cfg.patience;
     std::thread::spawn(move || {
-        let _ = tx.send(execute(target, case, p, exe, patience));
+        let _ = tx.send(execute(target, case, p, exe, dir, patience));
     });
     let ms = || started.elapsed().as_millis() as u64;
-    match rx.recv_timeout(cfg.case_timeout) {
+    let (mut c, finished) = match rx.recv_timeout(cfg.case_timeout) {
         Ok(Ok(metrics)) => {
             let outcome = if promised == Promise::Hazard {
                 Outcome::Hazard
@@ -163,27 +191,60 @@ pub fn run_cell(
                 (promised == Promise::Hazard).then(|| "documented hazard reproduced".to_string());
             let mut c = cell(case, profile, promised, outcome, detail, ms());
             c.metrics = metrics.into_iter().collect();
-            c
+            (c, true)
         }
-        Ok(Err(e)) => cell(
-            case,
-            profile,
-            promised,
-            Outcome::Fail,
-            Some(format!("promised {}: {e}", promised_word(promised))),
-            ms(),
-        ),
-        Err(_) => cell(
-            case,
-            profile,
-            promised,
-            Outcome::Fail,
-            Some(format!(
+        Ok(Err(e)) => {
+            let detail = format!("promised {}: {e}", promised_word(promised));
+            (
+                cell(case, profile, promised, Outcome::Fail, Some(detail), ms()),
+                true,
+            )
+        }
+        Err(_) => {
+            let detail = format!(
                 "timed out after {}s (the target hung?)",
                 cfg.case_timeout.as_secs()
-            )),
-            ms(),
-        ),
+            );
+            (
+                cell(case, profile, promised, Outcome::Fail, Some(detail), ms()),
+                false,
+            )
+        }
+    };
+    let keep = cfg.keep_all
+        || c.outcome == Outcome::Fail
+        || cfg
+            .keep_cell
+            .as_ref()
+            .is_some_and(|k| k(case.id, &c.profile));
+    if keep {
+        c.evidence = Some(work.display().to_string());
+    } else if finished {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    c
+}
+
+/// A fresh scratch dir for one cell: `<runs_dir>/<case>-<profile>/` (made
+/// unique), or a temp dir.
+fn scratch_dir(case: &Case, profile: &Profile, cfg: &RunConfig) -> std::io::Result<PathBuf> {
+    let prefix = format!("lockcheck-{}-{}-", case.id, profile);
+    match &cfg.runs_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            let name = format!("{}-{}", case.id, profile);
+            let mut path = dir.join(&name);
+            let mut n = 1;
+            while let Err(e) = std::fs::create_dir(&path) {
+                if e.kind() != std::io::ErrorKind::AlreadyExists {
+                    return Err(e);
+                }
+                n += 1;
+                path = dir.join(format!("{name}-{n}"));
+            }
+            Ok(path)
+        }
+        None => Ok(tempfile::Builder::new().prefix(&prefix).tempdir()?.keep()),
     }
 }
 
@@ -202,27 +263,23 @@ fn execute(
     case: &'static Case,
     profile: Profile,
     exe: PathBuf,
+    work: PathBuf,
     patience: crate::ctx::Patience,
 ) -> Result<Metrics, String> {
-    let prefix = format!("lockcheck-{}-{}-", case.id, profile);
-    let work = tempfile::Builder::new()
-        .prefix(&prefix)
-        .tempdir()
-        .map_err(|e| format!("cannot create a scratch dir: {e}"))?;
     let opts = DeviceOpts {
         pause_file: case
             .needs
             .contains(&Need::PauseHook)
-            .then(|| work.path().join("pause-after-lock")),
+            .then(|| work.join("pause-after-lock")),
         step_pause_file: case
             .needs
             .contains(&Need::StepPauseHook)
-            .then(|| work.path().join("pause-between-steps")),
+            .then(|| work.join("pause-between-steps")),
     };
     let device = target
-        .device(&profile, work.path(), &opts)
+        .device(&profile, &work, &opts)
         .map_err(|e| format!("cannot start the device: {e:#}"))?;
-    let mut ctx = Ctx::new(profile, device, work.path().to_path_buf(), exe, &opts);
+    let mut ctx = Ctx::new(profile, device, work.clone(), exe, &opts);
     ctx.patience = patience;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (case.body)(&mut ctx)));
     let metrics = std::mem::take(&mut ctx.metrics);

@@ -308,3 +308,66 @@ fn list_shows_cases_and_faults() {
     );
     assert!(out.contains("kill-before-all-locks"), "{out}");
 }
+
+/// Issue 10: a failing cell keeps its scratch dir (the target's log, the
+/// services' logs, the lock dirs) under the run dir, the report names it,
+/// and ends with the command that re-runs just that cell; passing cells
+/// leave nothing.
+#[test]
+fn a_failing_cell_keeps_its_evidence_and_prints_the_rerun_command() {
+    let runs = tempfile::tempdir().unwrap();
+    let runs_dir = runs.path().join("runs");
+    let (code, out, err) = lockcheck(&[
+        "run",
+        "--fault",
+        "kill-before-all-locks",
+        "--profile",
+        "17.3.5@5.1.0",
+        "--case",
+        "L1",
+        "--case",
+        "L2",
+        "--runs-dir",
+        runs_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let evidence = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("evidence: "))
+        .unwrap_or_else(|| panic!("no evidence line: {out}"));
+    let dir = std::path::Path::new(evidence);
+    assert!(
+        dir.starts_with(&runs_dir),
+        "{evidence} not under {}",
+        runs_dir.display()
+    );
+    assert!(
+        dir.join("refsup.log").is_file(),
+        "no refsup.log in {evidence}"
+    );
+    assert!(dir.join("logs").is_dir(), "no service logs in {evidence}");
+    assert!(dir.join("root").is_dir(), "no device root in {evidence}");
+    assert!(
+        out.contains(
+            "lockcheck run --profile 17.3.5@5.1.0 --case L1 --fault kill-before-all-locks"
+        ),
+        "no re-run command: {out}"
+    );
+    // Only the failing cell is kept.
+    let run_dir = dir.parent().unwrap();
+    let kept: Vec<_> = std::fs::read_dir(run_dir).unwrap().collect();
+    assert_eq!(kept.len(), 1, "passing cells must leave nothing: {kept:?}");
+    // A passing run leaves no run dir at all.
+    let clean = runs.path().join("clean");
+    let (code, out, _) = lockcheck(&[
+        "run",
+        "--profile",
+        "17.3.5@5.1.0",
+        "--case",
+        "L2",
+        "--runs-dir",
+        clean.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!clean.exists(), "a passing run left {}", clean.display());
+}

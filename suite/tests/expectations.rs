@@ -17,6 +17,7 @@ fn cell(case: &str, profile: &str, outcome: Outcome) -> Cell {
         unexpected_pass: false,
         duration_ms: 1,
         metrics: Default::default(),
+        evidence: None,
     }
 }
 
@@ -33,6 +34,7 @@ fn case(id: &str, name: &str) -> CaseInfo {
 fn report() -> Report {
     let (a, b) = ("16.2.9@2.113.0", "17.3.5@5.1.0");
     Report {
+        rerun_flags: None,
         target: "test".into(),
         faults: vec![],
         profiles: vec![a.into(), b.into()],

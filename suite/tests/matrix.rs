@@ -66,6 +66,10 @@ fn conformance(
             time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
             ..Default::default()
         },
+        runs_dir: None,
+        keep_all: false,
+        keep_cell: None,
+        rerun_flags: None,
     };
     let cell = run_cell(target, case, &profile, &cfg);
     let want = match (case.promise)(&profile) {

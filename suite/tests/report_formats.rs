@@ -36,6 +36,7 @@ fn cell(case: &str, profile: &str, outcome: Outcome, detail: Option<&str>) -> Ce
         unexpected_pass: false,
         duration_ms: 250,
         metrics: Default::default(),
+        evidence: None,
     }
 }
 
@@ -53,6 +54,7 @@ fn sample() -> Report {
     xpass.unexpected_pass = true;
     Report {
         target: "embedded reference (process runtime)".into(),
+        rerun_flags: Some("--fault symlinks-followed".into()),
         faults: vec!["symlinks-followed".into()],
         profiles: vec![P_OLD.into(), P_NEW.into()],
         cases: vec![
@@ -135,6 +137,7 @@ fn full_matrix() -> Report {
     let profiles = lockcheck::profiles::DEFAULT_PROFILES;
     let mut report = Report {
         target: "embedded reference (process runtime)".into(),
+        rerun_flags: None,
         faults: vec![],
         profiles: profiles.iter().map(|p| p.to_string()).collect(),
         cases: vec![],

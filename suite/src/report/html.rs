@@ -328,6 +328,9 @@ fn details(out: &mut String, report: &Report) {
             if detail.is_empty() {
                 detail = "(no detail recorded)".to_string();
             }
+            if let Some(dir) = &cell.evidence {
+                detail.push_str(&format!("\nevidence: {dir}"));
+            }
             let _ = writeln!(
                 out,
                 "<article class=\"detail {cls}-box\" id=\"{id}\"><h3><span class=\"tag {cls}\">{label}</span> \

@@ -354,6 +354,9 @@ fn failures(out: &mut String, report: &Report, color: bool) {
             cell.profile,
             detail
         );
+        if let Some(dir) = &cell.evidence {
+            let _ = writeln!(out, "    evidence: {dir}");
+        }
     }
     let xpass: Vec<String> = report
         .cells
@@ -369,9 +372,48 @@ fn failures(out: &mut String, report: &Report, color: bool) {
             xpass.join(", ")
         );
     }
+    for c in report
+        .cells
+        .iter()
+        .filter(|c| Shown::of(c) == Shown::UnexpectedPass)
+    {
+        if let Some(dir) = &c.evidence {
+            let _ = writeln!(out, "    evidence of {} on {}: {dir}", c.case, c.profile);
+        }
+    }
     let _ = writeln!(out, "target: {}", report.target);
     if !report.faults.is_empty() {
         let _ = writeln!(out, "faults: {}", report.faults.join(", "));
+    }
+    rerun_commands(out, report);
+}
+
+/// One command per profile that re-runs exactly its failing and
+/// unexpectedly passing cells, with the run's target flags.
+fn rerun_commands(out: &mut String, report: &Report) {
+    let mut by_profile: Vec<(&str, Vec<&str>)> = Vec::new();
+    for c in report
+        .cells
+        .iter()
+        .filter(|c| matches!(Shown::of(c), Shown::Fail | Shown::UnexpectedPass))
+    {
+        match by_profile.iter_mut().find(|(p, _)| *p == c.profile) {
+            Some((_, cases)) => cases.push(&c.case),
+            None => by_profile.push((&c.profile, vec![&c.case])),
+        }
+    }
+    if by_profile.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "re-run just these cells:");
+    let flags = report
+        .rerun_flags
+        .as_deref()
+        .map(|f| format!(" {f}"))
+        .unwrap_or_default();
+    for (profile, cases) in by_profile {
+        let cases: String = cases.iter().map(|c| format!(" --case {c}")).collect();
+        let _ = writeln!(out, "  lockcheck run --profile {profile}{cases}{flags}");
     }
 }
 

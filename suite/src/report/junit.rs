@@ -48,8 +48,11 @@ fn test_case(cell: &Cell, info: Option<&CaseInfo>) -> TestCase {
         Some(i) => (format!("{} {}", i.id, i.title), i.name.clone()),
         None => (cell.case.clone(), cell.case.clone()),
     };
-    let detail = cell.detail.clone().unwrap_or_default();
+    let mut detail = cell.detail.clone().unwrap_or_default();
     let first_line = detail.lines().next().unwrap_or("").to_string();
+    if let Some(dir) = &cell.evidence {
+        detail.push_str(&format!("\nevidence: {dir}"));
+    }
     let mut note = None;
     let status = match Shown::of(cell) {
         Shown::Pass => TestCaseStatus::success(),

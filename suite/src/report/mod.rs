@@ -59,6 +59,10 @@ pub struct Cell {
     /// Measurements the case took, e.g. `u2_latency_ms`.
     #[serde(default)]
     pub metrics: std::collections::BTreeMap<String, f64>,
+    /// The cell's kept scratch dir (target log, service logs, lock dirs):
+    /// kept for a failing cell, a known failure (it may XPASS), or `--keep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 impl Cell {
@@ -83,6 +87,10 @@ pub struct Report {
     pub cells: Vec<Cell>,
     /// Wall time of the run in milliseconds.
     pub wall_ms: u64,
+    /// The run's flags a re-run of some cells repeats (target, faults,
+    /// patience), e.g. `--fault kill-before-all-locks`; `None` when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_flags: Option<String>,
 }
 
 /// Counts for the summary line.
