@@ -70,7 +70,12 @@ pub struct RunArgs {
     #[arg(long = "fault", value_enum, value_name = "NAME")]
     faults: Vec<refsup::fault::Fault>,
     /// Where failing cells keep their evidence: each run gets DIR/<UTC time>/, each kept cell DIR/<time>/<case>-<profile>/ (target log, service logs, lock dirs).
-    #[arg(long, default_value = "lockcheck-runs", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "LOCKCHECK_RUNS_DIR",
+        default_value = "lockcheck-runs",
+        value_name = "DIR"
+    )]
     runs_dir: PathBuf,
     /// Keep every cell's scratch dir, passing ones too (default: only failures and known failures).
     #[arg(long)]
@@ -247,11 +252,15 @@ fn run(args: RunArgs) -> Result<u8> {
         }
         _ => Arc::new(Embedded {
             exe: exe.clone(),
-            faults: faults.clone(),
+            faults: args.faults.clone(),
             time_scale: patience.time_scale,
         }),
     };
-    let run_dir = args.runs_dir.join(utc_stamp(std::time::SystemTime::now()));
+    // Absolute: the device roots under it are handed to services and targets.
+    let runs_dir = std::env::current_dir()
+        .context("cannot read the current directory")?
+        .join(&args.runs_dir);
+    let run_dir = runs_dir.join(utc_stamp(std::time::SystemTime::now()));
     let keep_cell: Option<runner::KeepCell> = expectations.clone().map(|exp| {
         let exp = Arc::new(exp);
         Arc::new(move |id: &str, profile: &str| {
@@ -280,7 +289,7 @@ fn run(args: RunArgs) -> Result<u8> {
     // Nothing kept: no run dir left behind (and no empty parent).
     if report.cells.iter().all(|c| c.evidence.is_none()) {
         let _ = std::fs::remove_dir(&run_dir);
-        let _ = std::fs::remove_dir(&args.runs_dir);
+        let _ = std::fs::remove_dir(&runs_dir);
     }
     if let Some(exp) = &expectations {
         exp.apply(&mut report);

@@ -16,6 +16,7 @@ pub mod api;
 pub mod cli;
 pub mod engine;
 pub mod fault;
+pub mod launch;
 pub mod layout;
 pub mod locking;
 pub mod runtime;

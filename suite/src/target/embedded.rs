@@ -1,10 +1,9 @@
 //! The embedded reference: `lockcheck refsup ...` on a fresh root per case.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use lockgates::Profile;
 
 use super::{Device, DeviceOpts, Target};
@@ -16,8 +15,8 @@ use crate::client::Client;
 pub struct Embedded {
     /// The lockcheck executable (it embeds refsup and the fixture app).
     pub exe: PathBuf,
-    /// Faults to re-enable (`refsup --fault`).
-    pub faults: Vec<String>,
+    /// Faults to inject (`refsup --fault`).
+    pub faults: Vec<refsup::fault::Fault>,
     /// `refsup --time-scale`: the reference's timings (retry backoff, poll
     /// interval, app-lock wait) relative to the real supervisor's.
     pub time_scale: f64,
@@ -65,49 +64,27 @@ struct EmbeddedDevice {
 
 impl EmbeddedDevice {
     fn spawn(&mut self, opts: &DeviceOpts) -> Result<()> {
-        let mut cmd = Command::new(&self.spec.exe);
-        cmd.arg("refsup")
-            .arg("--root")
-            .arg(&self.root)
-            .args([
-                "--supervisor-version",
-                &self.profile.supervisor().to_string(),
-            ])
-            .args(["--os-version", &self.profile.os().to_string()])
-            .args(["--listen", "127.0.0.1:0", "--stop-timeout", "3"]);
+        let mut extra: Vec<String> = vec!["--stop-timeout".into(), "3".into()];
         for fault in &self.spec.faults {
-            cmd.args(["--fault", fault]);
+            extra.extend(["--fault".into(), fault.name()]);
         }
         if let Some(pause) = &opts.pause_file {
-            cmd.arg("--pause-after-lock").arg(pause);
+            extra.extend(["--pause-after-lock".into(), pause.display().to_string()]);
         }
         if let Some(pause) = &opts.step_pause_file {
-            cmd.arg("--pause-between-steps").arg(pause);
+            extra.extend(["--pause-between-steps".into(), pause.display().to_string()]);
         }
-        cmd.arg("--time-scale")
-            .arg(self.spec.time_scale.to_string());
-        let log =
-            std::fs::File::create(self.root.parent().unwrap_or(&self.root).join("refsup.log"))?;
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .with_context(|| format!("starting {} refsup", self.spec.exe.display()))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line)?;
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            let log = std::fs::read_to_string(
-                self.root.parent().unwrap_or(&self.root).join("refsup.log"),
-            )
-            .unwrap_or_default();
-            bail!(
-                "refsup did not start: {}",
-                log.lines().last().unwrap_or("no output")
-            );
-        };
-        self.client = Client::new(&format!("http://{addr}"), None);
+        extra.extend(["--time-scale".into(), self.spec.time_scale.to_string()]);
+        let launched = refsup::launch::Launch {
+            program: vec![self.spec.exe.display().to_string(), "refsup".into()],
+            root: self.root.clone(),
+            profile: self.profile.to_string(),
+            extra,
+            log: Some(self.root.parent().unwrap_or(&self.root).join("refsup.log")),
+        }
+        .start()?;
+        let child = launched.child;
+        self.client = Client::new(&launched.url, None);
         self.child = Some(child);
         Ok(())
     }

@@ -3,9 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 /// The lockcheck executable under test.
 pub fn exe() -> PathBuf {
@@ -14,9 +13,13 @@ pub fn exe() -> PathBuf {
 
 /// Run `lockcheck ARGS`: (exit code, stdout, stderr).
 pub fn lockcheck(args: &[&str]) -> (i32, String, String) {
+    // Kept evidence of failing cells goes to a temp dir of this call (gone
+    // after it), not the repo; a test that inspects it passes --runs-dir.
+    let runs = tempfile::tempdir().expect("temp dir");
     let out = Command::new(exe())
         .args(args)
         .env("NO_COLOR", "1")
+        .env("LOCKCHECK_RUNS_DIR", runs.path())
         .output()
         .expect("run lockcheck");
     (
@@ -52,37 +55,20 @@ impl Standalone {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir(&root).unwrap();
-        let (sup, os) = profile.split_once('@').unwrap();
-        let mut child = Command::new(exe())
-            .args(["refsup", "--root"])
-            .arg(&root)
-            .args([
-                "--supervisor-version",
-                sup,
-                "--os-version",
-                os,
-                "--listen",
-                "127.0.0.1:0",
-                "--stop-timeout",
-                "3",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("refsup started")
-            .to_string();
+        let mut flags = vec!["--stop-timeout".to_string(), "3".to_string()];
+        flags.extend(extra.iter().map(|s| s.to_string()));
+        let launched = refsup::launch::Launch {
+            program: vec![exe().display().to_string(), "refsup".into()],
+            root: root.clone(),
+            profile: profile.into(),
+            extra: flags,
+            log: Some(dir.path().join("refsup.log")),
+        }
+        .start()
+        .expect("refsup started");
         Standalone {
-            child,
-            url: format!("http://{addr}"),
+            child: launched.child,
+            url: launched.url,
             root,
             _dir: dir,
         }

@@ -3,9 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -36,38 +35,23 @@ impl Refsup {
 
     /// Start on an existing root (a restart).
     pub fn start_on(root: &Path, profile: &str, extra: &[&str]) -> Refsup {
-        let (sup, os) = profile.split_once('@').unwrap();
-        let mut args: Vec<String> = vec![
-            "--root".into(),
-            root.display().to_string(),
-            "--supervisor-version".into(),
-            sup.into(),
-            "--os-version".into(),
-            os.into(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-        ];
+        let mut flags: Vec<String> = Vec::new();
         if !extra.contains(&"--stop-timeout") {
-            args.extend(["--stop-timeout".into(), "2".into()]);
+            flags.extend(["--stop-timeout".into(), "2".into()]);
         }
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let mut child = Command::new(bin())
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn refsup");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("refsup did not start: {line:?}"));
+        flags.extend(extra.iter().map(|s| s.to_string()));
+        let launched = refsup::launch::Launch {
+            program: vec![bin().into()],
+            root: root.to_path_buf(),
+            profile: profile.into(),
+            extra: flags,
+            log: None,
+        }
+        .start()
+        .unwrap_or_else(|e| panic!("{e:#}"));
         Refsup {
-            child,
-            url: format!("http://{addr}"),
+            child: launched.child,
+            url: launched.url,
             root: root.to_path_buf(),
             crashed: false,
             _dir: None,
