@@ -6,10 +6,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lockcheck_fuzz::{run, Scenario};
+use lockcheck_fuzz::{run_one, Scenario};
 
 fuzz_target!(|scenario: Scenario| {
-    if let Err(e) = run(&scenario) {
+    if let Err(e) = run_one(&scenario) {
         panic!("{e}\nreproducer: {scenario:?}");
     }
 });

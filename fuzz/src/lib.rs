@@ -23,8 +23,8 @@ pub mod target_state;
 
 pub use api_body::check_api_body;
 pub use lock_race::{
-    check, run, run_with, scenario_from_bytes, Counterexample, Method, Op, Outcome, Row, Scenario,
-    Settings,
+    check, run, run_one, run_with, scenario_from_bytes, Counterexample, Method, Op, Outcome, Row,
+    Scenario, Settings,
 };
 pub use names::{check_names, Names};
 pub use profile_input::check_profile;

@@ -5,21 +5,23 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use lockgates::{LockLocation, Profile};
 use refsup::layout::Layout;
 
-use super::model::Entry;
+use super::model::{Entry, Kind};
 use super::{APP_ID, FILES, MAX_SERVICES};
 
 /// The tree a profile's runs share.
 pub(super) struct Fixture {
     _dir: tempfile::TempDir,
-    pub base: PathBuf,
     pub layout: Layout,
     /// Watched paths: the slots (lock paths apps use), then for slot `k`
     /// its symlink targets at `nslots + 2k` (existing) and `+ 1` (dangling).
@@ -32,30 +34,40 @@ pub(super) struct Fixture {
     pub requested: Vec<Vec<usize>>,
     /// Where relative names in traces start.
     pub lock_dir: PathBuf,
-    /// Every entry of the clean tree.
-    pub clean: BTreeMap<PathBuf, Entry>,
+    /// Per watched path: the open directory it is in (an index into
+    /// `dirs`) and its name there, so a look is one `fstatat`.
+    pub slot_dir: Vec<(usize, OsString)>,
+    /// Every directory of the clean tree, open, with what it holds when
+    /// clean (name: kind and inode).
+    pub dirs: Vec<Dir>,
+}
+
+/// One directory of the fixture.
+pub(super) struct Dir {
+    pub path: PathBuf,
+    pub fd: File,
+    pub clean: BTreeMap<OsString, Entry>,
 }
 
 thread_local! {
-    static FIXTURES: RefCell<HashMap<String, Rc<Fixture>>> = RefCell::new(HashMap::new());
+    static FIXTURES: RefCell<HashMap<Profile, Rc<Fixture>>> = RefCell::new(HashMap::new());
 }
 
 impl Fixture {
     /// This thread's clean tree for `profile`, made on first use.
     pub fn shared(profile: &Profile) -> Result<Rc<Fixture>, String> {
-        let key = profile.to_string();
-        if let Some(fx) = FIXTURES.with(|f| f.borrow().get(&key).cloned()) {
+        if let Some(fx) = FIXTURES.with(|f| f.borrow().get(profile).cloned()) {
             return Ok(fx);
         }
         let fx = Rc::new(Fixture::new(profile)?);
-        FIXTURES.with(|f| f.borrow_mut().insert(key, fx.clone()));
+        FIXTURES.with(|f| f.borrow_mut().insert(profile.clone(), fx.clone()));
         Ok(fx)
     }
 
     /// Forget this thread's tree for `profile` (it could not be reset); the
     /// next run makes a new one.
     pub fn discard(profile: &Profile) {
-        FIXTURES.with(|f| f.borrow_mut().remove(&profile.to_string()));
+        FIXTURES.with(|f| f.borrow_mut().remove(profile));
     }
 
     fn new(profile: &Profile) -> Result<Fixture, String> {
@@ -122,16 +134,39 @@ impl Fixture {
             paths.push(outside.join(format!("slot{k}-dangling")));
         }
         let clean = walk(&base)?;
+        let mut dirs = Vec::new();
+        for (path, entry) in &clean {
+            if entry.kind.is_dir() {
+                let fd = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let clean = list(path)?;
+                dirs.push(Dir {
+                    path: path.clone(),
+                    fd,
+                    clean,
+                });
+            }
+        }
+        let slot_dir = paths
+            .iter()
+            .map(|p| {
+                let parent = p.parent().unwrap_or(p);
+                let dir = dirs
+                    .iter()
+                    .position(|d| d.path == parent)
+                    .ok_or_else(|| format!("{} is in no fixture dir", p.display()))?;
+                Ok((dir, p.file_name().unwrap_or_default().to_os_string()))
+            })
+            .collect::<Result<_, String>>()?;
         Ok(Fixture {
+            slot_dir,
+            dirs,
             lock_dir: layout.app_lock_dir(APP_ID),
             _dir: dir,
-            base,
             layout,
             paths,
             nslots,
             slot_of,
             requested,
-            clean,
         })
     }
 
@@ -152,6 +187,64 @@ impl Fixture {
     }
 }
 
+/// Call `f` with every entry of the open directory `fd` (name, and kind
+/// and inode from the directory entry itself): `getdents` on a duplicate of
+/// the descriptor, no `lstat`, no allocation per entry.
+pub(super) fn each_entry(
+    fd: &File,
+    path: &Path,
+    mut f: impl FnMut(&OsStr, Entry),
+) -> Result<(), String> {
+    let err = |e: nix::errno::Errno| format!("reading {}: {e}", path.display());
+    let dup = nix::unistd::dup(fd.as_raw_fd()).map_err(err)?;
+    // The duplicate shares the offset: start from the top every time.
+    nix::unistd::lseek(dup, 0, nix::unistd::Whence::SeekSet).map_err(err)?;
+    let mut dir = nix::dir::Dir::from_fd(dup).map_err(err)?;
+    for entry in dir.iter() {
+        let entry = entry.map_err(err)?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if name == "." || name == ".." {
+            continue;
+        }
+        let kind = match entry.file_type() {
+            Some(nix::dir::Type::File) => Kind::File,
+            Some(nix::dir::Type::Directory) => Kind::Dir,
+            Some(nix::dir::Type::Symlink) => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        f(
+            name,
+            Entry {
+                kind,
+                ino: entry.ino(),
+                uid: 0,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// What the open directory `fd` holds, from `readdir` alone (the type and
+/// inode are in the directory entries): no `lstat` per entry.
+pub(super) fn list(path: &Path) -> Result<BTreeMap<OsString, Entry>, String> {
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))? {
+        let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
+        let kind = entry
+            .file_type()
+            .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        out.insert(
+            entry.file_name(),
+            Entry {
+                kind: Kind::from_type(kind),
+                ino: entry.ino(),
+                uid: 0,
+            },
+        );
+    }
+    Ok(out)
+}
+
 /// Every entry under `base`, `lstat`ed, never following links.
 pub(super) fn walk(base: &Path) -> Result<BTreeMap<PathBuf, Entry>, String> {
     let mut out = BTreeMap::new();
@@ -163,7 +256,7 @@ pub(super) fn walk(base: &Path) -> Result<BTreeMap<PathBuf, Entry>, String> {
         out.insert(
             entry.into_path(),
             Entry {
-                kind: meta.file_type(),
+                kind: Kind::from_type(meta.file_type()),
                 ino: meta.ino(),
                 uid: meta.uid(),
             },

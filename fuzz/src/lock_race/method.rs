@@ -87,8 +87,8 @@ impl Method {
 pub struct Attempt {
     /// The syscalls, as `open(O_CREAT|O_EXCL|O_NOFOLLOW)`.
     pub call: &'static str,
-    /// `ok`, or the error's name (`EEXIST`, ...).
-    pub result: String,
+    /// What the last syscall returned; see [`Attempt::result`].
+    pub error: Option<io::Error>,
     /// Whether the app now believes it holds the lock.
     pub holds: bool,
     /// The `flock` holding the lock, for [`Method::Flock`].
@@ -100,20 +100,20 @@ impl Attempt {
         Attempt {
             call,
             holds: res.is_ok(),
-            result: outcome(&res),
+            error: res.err(),
             flock: None,
         }
     }
-}
 
-/// `ok` or the errno's name.
-pub fn outcome(res: &io::Result<()>) -> String {
-    match res {
-        Ok(()) => "ok".to_string(),
-        Err(e) => match e.raw_os_error() {
-            Some(n) => format!("{:?}", nix::errno::Errno::from_raw(n)),
-            None => e.to_string(),
-        },
+    /// `ok`, or the error's name (`EEXIST`, ...); formatted only for traces.
+    pub fn result(&self) -> String {
+        match &self.error {
+            None => "ok".to_string(),
+            Some(e) => match e.raw_os_error() {
+                Some(n) => format!("{:?}", nix::errno::Errno::from_raw(n)),
+                None => e.to_string(),
+            },
+        }
     }
 }
 
@@ -204,7 +204,7 @@ fn flock(path: &Path) -> Attempt {
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => Attempt {
             call: CALL,
-            result: "ok".to_string(),
+            error: None,
             holds: true,
             flock: Some(lock),
         },

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +14,7 @@ use nix::sys::time::TimeSpec;
 use refsup::fault::Faults;
 use refsup::locking::{HeldLocks, LockRules, Step, TakeAll};
 
-use super::fixture::{walk, Fixture};
+use super::fixture::{each_entry, list, Fixture};
 use super::method::{self, Method};
 use super::model::{Diff, Entry, Origin};
 use super::trace::Row;
@@ -267,7 +268,7 @@ impl<'s> Race<'s> {
             [
                 format!("app{user}"),
                 format!("{} {}", attempt.call, r.fx.name(k)),
-                attempt.result.clone(),
+                attempt.result(),
             ]
         });
         self.check_user_removed(user, method, &diff)?;
@@ -304,7 +305,7 @@ impl<'s> Race<'s> {
             [
                 format!("app{user}"),
                 format!("{} {}", attempt.call, r.fx.name(k)),
-                attempt.result.clone(),
+                attempt.result(),
             ]
         });
         self.check_user_removed(user, belief.method, &diff)?;
@@ -450,7 +451,8 @@ impl<'s> Race<'s> {
     pub fn observe(&mut self, which: &[usize], actor: Origin) -> Result<Diff, Break> {
         let mut diff = Diff::default();
         for &i in which {
-            let now = Entry::at(&self.fx.paths[i]).map_err(Break)?;
+            let (dir, name) = &self.fx.slot_dir[i];
+            let now = Entry::at(self.fx.dirs[*dir].fd.as_raw_fd(), name).map_err(Break)?;
             let old = self.state[i];
             match (old, now) {
                 (Some((o, _)), Some(n)) if o.same(&n) => {}
@@ -486,44 +488,73 @@ impl<'s> Race<'s> {
         }
     }
 
-    /// With `full`, walk the whole tree: it must be the clean fixture plus
-    /// exactly the model's entries.
+    /// With `full`, read every directory of the tree: it must hold the
+    /// clean fixture plus exactly the model's entries (same kind and inode),
+    /// and a directory an app made must be empty. One `readdir` per
+    /// directory, no `lstat`s.
     fn audit_if(&self, full: bool) -> Result<(), Break> {
         if !full {
             return Ok(());
         }
-        let mut tree = walk(&self.fx.base).map_err(Break)?;
+        for (d, dir) in self.fx.dirs.iter().enumerate() {
+            let mut seen = 0;
+            let mut clean_seen = 0;
+            let mut stray = None;
+            each_entry(&dir.fd, &dir.path, |name, entry| {
+                seen += 1;
+                match dir.clean.get(name) {
+                    Some(clean) if clean.same(&entry) => clean_seen += 1,
+                    Some(_) => {
+                        stray = Some(format!("the fixture's {} changed", name.to_string_lossy()))
+                    }
+                    None => {
+                        let watched = self
+                            .fx
+                            .slot_dir
+                            .iter()
+                            .position(|(in_dir, n)| *in_dir == d && n == name);
+                        let modelled = watched
+                            .and_then(|i| self.state[i])
+                            .is_some_and(|(m, _)| m.same(&entry));
+                        if !modelled {
+                            stray.get_or_insert(format!("{} ({entry:?})", name.to_string_lossy()));
+                        }
+                    }
+                }
+            })
+            .map_err(Break)?;
+            let modelled = self
+                .state
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| s.is_some() && self.fx.slot_dir[*i].0 == d)
+                .count();
+            if stray.is_some()
+                || clean_seen != dir.clean.len()
+                || seen != dir.clean.len() + modelled
+            {
+                return Err(Break(format!(
+                    "audit: {} holds {seen} entries, not its {} plus the model's {modelled}{}",
+                    dir.path.display(),
+                    dir.clean.len(),
+                    stray.map_or(String::new(), |s| format!(": {s}"))
+                )));
+            }
+        }
+        // A directory an app made must stay empty.
         for (i, slot) in self.state.iter().enumerate() {
-            let path = &self.fx.paths[i];
-            match (slot, tree.remove(path)) {
-                (None, None) => {}
-                (Some((e, _)), Some(n)) if e.same(&n) => {}
-                (model, seen) => {
+            if slot.is_some_and(|(m, _)| m.kind.is_dir()) {
+                if let Some((name, _)) = list(&self.fx.paths[i]).map_err(Break)?.into_iter().next()
+                {
                     return Err(Break(format!(
-                        "audit: {} is {seen:?} on disk but {model:?} in the model",
-                        path.display()
-                    )))
+                        "audit: {} appeared in the app's directory {}",
+                        name.to_string_lossy(),
+                        self.fx.paths[i].display()
+                    )));
                 }
             }
         }
-        for (path, clean) in &self.fx.clean {
-            match tree.remove(path) {
-                Some(e) if e.same(clean) => {}
-                other => {
-                    return Err(Break(format!(
-                        "audit: the fixture's {} is now {other:?}",
-                        path.display()
-                    )))
-                }
-            }
-        }
-        match tree.keys().next() {
-            None => Ok(()),
-            Some(path) => Err(Break(format!(
-                "audit: {} appeared where no op could have made it",
-                path.display()
-            ))),
-        }
+        Ok(())
     }
 }
 
