@@ -2,7 +2,7 @@
 //! expectations file, pointing the suite at an external supervisor, and a
 //! hung target.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -57,7 +57,7 @@ fn report() -> Report {
 
 fn data(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
+        .join("tests/it/data")
         .join(name)
 }
 

@@ -2,7 +2,7 @@
 //! never shipped as designed behaviour; what versions really did is in the
 //! gate table) is caught by the case(s) it belongs to and by no other case.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -8,7 +8,7 @@
 //! tools; nothing in lockcheck types them in. If a tool is missing, its
 //! test fails and says so.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! against the embedded reference, parameterised with rstest. Each cell must
 //! meet exactly the outcome its profile promises.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Bad input at the API: every case a 4xx with a message, never a panic,
 //! never a file outside the root; and the API key.
 
-mod common;
+use crate::common;
 
 use common::{request, target, Refsup};
 use serde_json::json;

@@ -4,7 +4,7 @@
 //! not older than any acknowledged one; at the end no lock blocks forever,
 //! no service outlives the last refsup, and nothing outside the root changed.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

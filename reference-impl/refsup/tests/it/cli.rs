@@ -1,6 +1,6 @@
 //! The command line: every user mistake is one line on stderr and exit 2.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

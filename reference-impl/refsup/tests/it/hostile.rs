@@ -1,7 +1,7 @@
 //! refsup under hostile input and concurrency (issue 7): each test here
 //! failed on the code before the fix it names.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! itself churn the lock dirs (its own creates and unlinks would wake the
 //! reconciler again, forever). Measured with the reconcile pass counters.
 
-mod common;
+use crate::common;
 
 use common::{target, wait_for, Refsup};
 use serde_json::json;

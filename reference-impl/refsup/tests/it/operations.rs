@@ -1,6 +1,6 @@
 //! API operations that take locks themselves: restart-service and shutdown.
 
-mod common;
+use crate::common;
 
 use common::{running, service, target, wait_for, Refsup};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! user lock blocks the update (downloaded, not applied) -> lock removed ->
 //! new release running; and a crashed refsup adopts its services on restart.
 
-mod common;
+use crate::common;
 
 use common::{running, service, target, wait_for, wait_release, Refsup};
 

@@ -1,0 +1,22 @@
+//! The integration tests of `refsup`: one test binary (one link) whose
+//! modules each cover one concern.
+
+/// Bad input at the API: a 4xx with a message, never a panic.
+mod api_input;
+/// Bounded chaos: concurrent POSTs and API calls, SIGKILLs, restarts (issue 7).
+mod chaos;
+/// The command line: every user mistake is one line on stderr and exit 2.
+mod cli;
+mod common;
+/// Hostile input and concurrency: one regression test per defect of issue 7.
+mod hostile;
+/// A blocked retry never churns the lock dirs or spins.
+mod no_spin;
+/// API operations that take locks themselves: restarts and shutdown.
+mod operations;
+/// The process runtime against real processes: start, env, stop, adopt.
+mod process_runtime;
+/// End to end: target state, service running, lock, update, release.
+mod smoke;
+/// `TakeAll` against a small model (proptest-state-machine).
+mod take_all_state_machine;
