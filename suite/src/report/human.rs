@@ -1,7 +1,7 @@
 //! The terminal rendering: a matrix of cases (rows) by profiles (columns),
 //! then one line per failing cell, and the summary line last.
 //!
-//! The matrix fits a 100-column terminal for the default 29x12 run: when the
+//! The matrix fits a 100-column terminal for the default 31x19 run: when the
 //! profile names do not fit as column headers, columns are numbered and a
 //! legend under the table names them; when even that is too wide, cells use
 //! short labels (`haz` for `hazard`), and past that one-character marks
