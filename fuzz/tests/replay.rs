@@ -495,10 +495,10 @@ fn unsafe_stale_stealing_after_ten_minutes_is_a_counterexample() {
 }
 
 #[test]
-fn audit_incremental_checks_agree_with_full_walks() {
-    // Every op's lstat of the paths it can touch must see exactly what a
-    // walk of the whole tree sees: run the corpus and every scenario here
-    // both ways and compare outcomes.
+fn audit_incremental_checks_agree_with_auditing_every_op() {
+    // Every op's lstat of the paths it can touch must see exactly what
+    // reading every directory of the tree sees: run the corpus and a
+    // scenario with every method both ways and compare outcomes.
     let full = Settings::default().with_full_audit();
     let mut scenarios: Vec<Scenario> = corpus("lock_race")
         .iter()
@@ -522,4 +522,26 @@ fn audit_incremental_checks_agree_with_full_walks() {
             "reproducer: {s:?}"
         );
     }
+}
+
+#[test]
+fn audit_catches_an_entry_no_op_made() {
+    // An entry planted where no op of the model could have made it (a
+    // supervisor writing outside its lock paths would do this) fails the
+    // end-of-run audit, and the next run gets a clean tree again.
+    let settings = Settings::default();
+    let mut run = lockcheck_fuzz::lock_race::Stepper::new(
+        0,
+        &current(),
+        &Faults::default(),
+        &settings,
+        false,
+    )
+    .unwrap();
+    assert!(run.apply(StartTake { force: false }));
+    std::fs::write(run.root().join("tmp").join("stray"), "").unwrap();
+    let (outcome, _) = run.finish();
+    let err = outcome.unwrap_err();
+    assert!(err.contains("audit") && err.contains("stray"), "{err}");
+    holds(scenario(0, &with_steps(&[StartTake { force: false }])));
 }

@@ -43,6 +43,12 @@ impl<'s> Stepper<'s> {
         self.broken.is_none()
     }
 
+    /// The device root this run works in (for a test that plants an entry
+    /// the model knows nothing about).
+    pub fn root(&self) -> &std::path::Path {
+        self.race.fx.layout.root()
+    }
+
     /// Whether a take is running or its locks are held.
     pub fn supervisor_busy(&self) -> bool {
         self.race.supervisor_busy()
