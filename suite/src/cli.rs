@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use globset::Glob;
 
 use crate::case::{self, Case};
+use crate::cleanup::{self, Interrupt};
 use crate::exit_codes;
 use crate::expectations::Expectations;
 use crate::report::{Format, Report};
@@ -193,6 +194,9 @@ pub fn select_cases(globs: &[String]) -> Result<Vec<&'static Case>> {
 }
 
 fn run(args: RunArgs) -> Result<u8> {
+    let interrupt = Arc::new(Interrupt::new());
+    cleanup::handle_signals(interrupt.clone(), exit_codes::INTERRUPTED)
+        .context("cannot install the SIGINT/SIGTERM handling")?;
     let cases = select_cases(&args.cases)?;
     let secs = |name: &str, v: f64| -> Result<Duration> {
         if v.is_finite() && v > 0.0 && v < 86400.0 {
@@ -285,7 +289,9 @@ fn run(args: RunArgs) -> Result<u8> {
         keep_cell,
         rerun_flags: Some(rerun_flags(&args)),
     };
-    let mut report = runner::run(target, &cfg);
+    cleanup::reap_earlier_runs(Some(&runs_dir));
+    let mut report = runner::run_until(target, &cfg, &interrupt);
+    cleanup::end_of_run();
     // Nothing kept: no run dir left behind (and no empty parent).
     if report.cells.iter().all(|c| c.evidence.is_none()) {
         let _ = std::fs::remove_dir(&run_dir);
@@ -300,6 +306,14 @@ fn run(args: RunArgs) -> Result<u8> {
     emit(&report, &args)?;
     if args.timings {
         print_timings(&report);
+    }
+    if let Some(signal) = interrupt.signal() {
+        eprintln!(
+            "lockcheck: stopped by {signal}: {} of {} cells finished; the others were killed and cleaned up",
+            report.cells.len(),
+            cfg.cases.len() * cfg.profiles.len()
+        );
+        return Ok(exit_codes::INTERRUPTED);
     }
     let summary = report.summary();
     Ok(if summary.failed > 0 {

@@ -7,6 +7,7 @@
 
 pub mod case;
 pub mod cases;
+pub mod cleanup;
 pub mod cli;
 pub mod client;
 pub mod ctx;

@@ -1,15 +1,20 @@
 //! Running cells (case x profile) in parallel, each on its own device and
-//! scratch dir, each with a timeout, into a [`Report`].
+//! scratch dir, each with a timeout, into a [`Report`]. A cell ends by
+//! killing everything it started and removing its scratch dir (unless it is
+//! kept as evidence), whether it passed, failed, hung or was interrupted
+//! (see [`crate::cleanup`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use lockgates::Profile;
 
 use crate::case::{Case, Need};
+use crate::cleanup::{CellGuard, Interrupt};
 use crate::ctx::Ctx;
 use crate::outcome::{Outcome, Promise};
 use crate::report::{CaseInfo, Cell, Report};
@@ -49,8 +54,19 @@ pub struct RunConfig {
 /// Decides from (case id, profile) whether a cell's dir is kept.
 pub type KeepCell = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
+/// How long a hung or interrupted cell's case body gets to notice that its
+/// device was killed before its cell is cleaned up anyway.
+const WORKER_GRACE: Duration = Duration::from_secs(5);
+
 /// Run every cell and collect the report.
 pub fn run(target: Arc<dyn Target>, cfg: &RunConfig) -> Report {
+    run_until(target, cfg, &Interrupt::new())
+}
+
+/// Run every cell until `stop` is triggered; then no cell starts any more,
+/// the running ones are killed and cleaned up, and the report holds the
+/// cells that finished (the others show as not run).
+pub fn run_until(target: Arc<dyn Target>, cfg: &RunConfig, stop: &Interrupt) -> Report {
     let started = Instant::now();
     let cells: Vec<(&'static Case, Profile)> = cfg
         .cases
@@ -72,13 +88,16 @@ pub fn run(target: Arc<dyn Target>, cfg: &RunConfig) -> Report {
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
+                if stop.is_set() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some((case, profile)) = cells.get(i) else {
                     break;
                 };
                 bar.set_message(format!("{} on {profile}", case.id));
-                let cell = run_cell(target.clone(), case, profile, cfg);
-                results.lock().unwrap()[i] = Some(cell);
+                let cell = run_cell_until(target.clone(), case, profile, cfg, stop);
+                results.lock().unwrap()[i] = cell;
                 bar.inc(1);
             });
         }
@@ -131,86 +150,147 @@ fn cell(
     }
 }
 
-/// Run one cell on a fresh device; never panics, never hangs past the timeout.
+/// Run one cell on a fresh device; never panics, never hangs past the
+/// timeout (plus a few seconds of clean-up), leaves nothing behind but its
+/// kept scratch dir.
 pub fn run_cell(
     target: Arc<dyn Target>,
     case: &'static Case,
     profile: &Profile,
     cfg: &RunConfig,
 ) -> Cell {
+    run_cell_until(target, case, profile, cfg, &Interrupt::new())
+        .expect("only an interrupt leaves a cell unfinished")
+}
+
+/// What a running cell hears.
+enum Event {
+    /// Its body returned.
+    Done(Result<Metrics, String>),
+    /// The run was interrupted.
+    Interrupted,
+}
+
+/// How a cell ended.
+enum Ended {
+    /// Its body returned (or could not start).
+    Finished(Result<Metrics, String>),
+    /// It ran past the case timeout.
+    TimedOut,
+    /// The run was interrupted first.
+    Interrupted,
+}
+
+/// [`run_cell`], or `None` if `stop` interrupted it (it is then killed and
+/// cleaned up all the same, its dir not kept).
+pub fn run_cell_until(
+    target: Arc<dyn Target>,
+    case: &'static Case,
+    profile: &Profile,
+    cfg: &RunConfig,
+    stop: &Interrupt,
+) -> Option<Cell> {
     let promised = (case.promise)(profile);
     if promised == Promise::NotApplicable {
-        return cell(
+        return Some(cell(
             case,
             profile,
             promised,
             Outcome::NotApplicable,
             Some("the behaviour does not exist in this profile".into()),
             0,
-        );
+        ));
     }
     if let Some(need) = case.needs.iter().find(|n| !target.offers(**n)) {
-        return cell(
+        return Some(cell(
             case,
             profile,
             promised,
             Outcome::NotApplicable,
             Some(need.missing_reason().into()),
             0,
-        );
+        ));
     }
     let started = Instant::now();
-    let work = match scratch_dir(case, profile, cfg) {
-        Ok(work) => work,
+    let guard = match CellGuard::new(case.id, &profile.to_string(), cfg.runs_dir.as_deref()) {
+        Ok(guard) => Arc::new(guard),
         Err(e) => {
-            return cell(
+            let detail = format!("cannot create a scratch dir: {e}");
+            return Some(cell(
                 case,
                 profile,
                 promised,
                 Outcome::Fail,
-                Some(format!("cannot create a scratch dir: {e}")),
+                Some(detail),
                 0,
-            )
+            ));
         }
     };
     let (tx, rx) = mpsc::channel();
-    let (p, exe, dir) = (profile.clone(), cfg.exe.clone(), work.clone());
-    let patience = cfg.patience;
-    std::thread::spawn(move || {
-        let _ = tx.send(execute(target, case, p, exe, dir, patience));
+    let tell = tx.clone();
+    let _listening = stop.register(move || {
+        let _ = tell.send(Event::Interrupted);
     });
-    let ms = || started.elapsed().as_millis() as u64;
-    let (mut c, finished) = match rx.recv_timeout(cfg.case_timeout) {
-        Ok(Ok(metrics)) => {
-            let outcome = if promised == Promise::Hazard {
-                Outcome::Hazard
-            } else {
-                Outcome::Pass
-            };
-            let detail =
-                (promised == Promise::Hazard).then(|| "documented hazard reproduced".to_string());
-            let mut c = cell(case, profile, promised, outcome, detail, ms());
-            c.metrics = metrics.into_iter().collect();
-            (c, true)
-        }
-        Ok(Err(e)) => {
-            let detail = format!("promised {}: {e}", promised_word(promised));
-            (
-                cell(case, profile, promised, Outcome::Fail, Some(detail), ms()),
-                true,
-            )
-        }
-        Err(_) => {
-            let detail = format!(
-                "timed out after {}s (the target hung?)",
-                cfg.case_timeout.as_secs()
-            );
-            (
-                cell(case, profile, promised, Outcome::Fail, Some(detail), ms()),
-                false,
-            )
+    let (p, exe, dir) = (profile.clone(), cfg.exe.clone(), guard.dir().to_path_buf());
+    let patience = cfg.patience;
+    // The worker holds the guard too: if it outlives the wait below, the
+    // cell is cleaned up again once it is done.
+    let work = Arc::clone(&guard);
+    std::thread::spawn(move || {
+        let result = execute(target, case, p, exe, dir, patience);
+        let _ = tx.send(Event::Done(result));
+        drop(work);
+    });
+    let ended = match rx.recv_timeout(cfg.case_timeout) {
+        Ok(Event::Done(Ok(metrics))) => Ended::Finished(Ok(metrics)),
+        // A body that failed because of the interrupt (Ctrl-C reaches the
+        // supervisor too) did not finish either.
+        Ok(Event::Done(Err(e))) if !stop.is_set() => Ended::Finished(Err(e)),
+        Ok(_) => Ended::Interrupted,
+        Err(RecvTimeoutError::Timeout) => Ended::TimedOut,
+        Err(RecvTimeoutError::Disconnected) => {
+            Ended::Finished(Err("the cell's worker vanished".into()))
         }
     };
+    let ms = started.elapsed().as_millis() as u64;
+    if !matches!(ended, Ended::Finished(_)) {
+        // Kill its device so the body fails fast, and give the body a
+        // moment to stop using the scratch dir.
+        guard.kill();
+        let deadline = Instant::now() + WORKER_GRACE;
+        while let Ok(event) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if matches!(event, Event::Done(_)) {
+                break;
+            }
+        }
+    }
+    let (outcome, detail, metrics) = match ended {
+        Ended::Interrupted => {
+            finish(&guard);
+            return None;
+        }
+        Ended::Finished(Ok(metrics)) if promised == Promise::Hazard => (
+            Outcome::Hazard,
+            Some("documented hazard reproduced".to_string()),
+            metrics,
+        ),
+        Ended::Finished(Ok(metrics)) => (Outcome::Pass, None, metrics),
+        Ended::Finished(Err(e)) => (
+            Outcome::Fail,
+            Some(format!("promised {}: {e}", promised_word(promised))),
+            Vec::new(),
+        ),
+        Ended::TimedOut => (
+            Outcome::Fail,
+            Some(format!(
+                "timed out after {}s (the target hung?)",
+                cfg.case_timeout.as_secs()
+            )),
+            Vec::new(),
+        ),
+    };
+    let mut c = cell(case, profile, promised, outcome, detail, ms);
+    c.metrics = metrics.into_iter().collect();
     let keep = cfg.keep_all
         || c.outcome == Outcome::Fail
         || cfg
@@ -218,33 +298,20 @@ pub fn run_cell(
             .as_ref()
             .is_some_and(|k| k(case.id, &c.profile));
     if keep {
-        c.evidence = Some(work.display().to_string());
-    } else if finished {
-        let _ = std::fs::remove_dir_all(&work);
+        guard.keep(true);
+        c.evidence = Some(guard.dir().display().to_string());
     }
-    c
+    finish(&guard);
+    Some(c)
 }
 
-/// A fresh scratch dir for one cell: `<runs_dir>/<case>-<profile>/` (made
-/// unique), or a temp dir.
-fn scratch_dir(case: &Case, profile: &Profile, cfg: &RunConfig) -> std::io::Result<PathBuf> {
-    let prefix = format!("lockcheck-{}-{}-", case.id, profile);
-    match &cfg.runs_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            let name = format!("{}-{}", case.id, profile);
-            let mut path = dir.join(&name);
-            let mut n = 1;
-            while let Err(e) = std::fs::create_dir(&path) {
-                if e.kind() != std::io::ErrorKind::AlreadyExists {
-                    return Err(e);
-                }
-                n += 1;
-                path = dir.join(format!("{name}-{n}"));
-            }
-            Ok(path)
-        }
-        None => Ok(tempfile::Builder::new().prefix(&prefix).tempdir()?.keep()),
+/// End a cell: its processes killed, its dir removed unless kept.
+fn finish(guard: &CellGuard) {
+    if let Err(e) = guard.finish() {
+        eprintln!(
+            "lockcheck: warning: cannot clean up {}: {e}",
+            guard.dir().display()
+        );
     }
 }
 

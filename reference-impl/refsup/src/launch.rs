@@ -34,6 +34,12 @@ impl Launch {
     /// Start it on `127.0.0.1:0` and wait for its `listening on ADDR` line;
     /// if it exits instead, the error carries the last line it logged.
     pub fn start(&self) -> anyhow::Result<Launched> {
+        self.start_with(|_| {})
+    }
+
+    /// [`Launch::start`], with `prepare` applied to the command first (a
+    /// test harness marks the process, say).
+    pub fn start_with(&self, prepare: impl FnOnce(&mut Command)) -> anyhow::Result<Launched> {
         use anyhow::Context;
         let (sup, os) = self
             .profile
@@ -53,6 +59,7 @@ impl Launch {
                 .with_context(|| format!("creating {}", log.display()))?;
             cmd.stderr(Stdio::from(file));
         }
+        prepare(&mut cmd);
         let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {program} refsup"))?;

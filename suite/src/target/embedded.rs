@@ -1,14 +1,22 @@
 //! The embedded reference: `lockcheck refsup ...` on a fresh root per case.
+//! Each refsup carries its cell's mark (and passes it on to its services),
+//! and gets SIGTERM if lockcheck dies, so it stops its services.
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use lockgates::Profile;
 
 use super::{Device, DeviceOpts, Target};
 use crate::case::Need;
+use crate::cleanup::cell_mark;
 use crate::client::Client;
+
+/// How long a SIGTERMed refsup gets to stop its services (`--stop-timeout`
+/// 3 s each, all at once) and exit before it is killed.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
 
 /// The reference supervisor, run from the lockcheck binary itself.
 #[derive(Debug, Clone)]
@@ -37,7 +45,8 @@ impl Target for Embedded {
 
     fn device(&self, profile: &Profile, work: &Path, opts: &DeviceOpts) -> Result<Box<dyn Device>> {
         let root = work.join("root");
-        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        // Not create_dir_all: a cell whose scratch dir is gone is over.
+        std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
         let mut device = EmbeddedDevice {
             spec: self.clone(),
             profile: profile.clone(),
@@ -75,14 +84,18 @@ impl EmbeddedDevice {
             extra.extend(["--pause-between-steps".into(), pause.display().to_string()]);
         }
         extra.extend(["--time-scale".into(), self.spec.time_scale.to_string()]);
+        let work = self.root.parent().unwrap_or(&self.root);
         let launched = refsup::launch::Launch {
             program: vec![self.spec.exe.display().to_string(), "refsup".into()],
             root: self.root.clone(),
             profile: self.profile.to_string(),
             extra,
-            log: Some(self.root.parent().unwrap_or(&self.root).join("refsup.log")),
+            log: Some(work.join("refsup.log")),
         }
-        .start()?;
+        .start_with(|cmd| {
+            cell_mark(work).apply(cmd);
+            lockcheck_reaper::die_with_parent(cmd, nix::sys::signal::Signal::SIGTERM);
+        })?;
         let child = launched.child;
         self.client = Client::new(&launched.url, None);
         self.child = Some(child);
@@ -111,12 +124,19 @@ impl Device for EmbeddedDevice {
 impl Drop for EmbeddedDevice {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // SIGTERM: refsup stops its services, then exits.
+            // SIGTERM: refsup stops its services, then exits; one that does
+            // not is killed (its cell then kills what it left).
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(child.id() as i32),
                 nix::sys::signal::Signal::SIGTERM,
             );
-            let _ = child.wait();
+            if !matches!(
+                lockcheck_reaper::wait_timeout(&mut child, EXIT_WAIT),
+                Ok(Some(_))
+            ) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 }

@@ -1,6 +1,9 @@
 //! The integration tests of `lockcheck`: one test binary (one link) whose
 //! modules each cover one concern.
 
+/// A run leaves nothing behind: cells that crash the supervisor, SIGINT, a
+/// run after a killed one.
+mod cleanup;
 /// The lockcheck CLI: usage errors, output files, the CI gate, external targets, evidence.
 mod cli;
 mod common;

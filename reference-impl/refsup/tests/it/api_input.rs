@@ -13,7 +13,7 @@ fn files_outside_root(r: &Refsup) -> Vec<String> {
     std::fs::read_dir(parent)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n != "root")
+        .filter(|n| n != "root" && n != lockcheck_reaper::MARKER)
         .collect()
 }
 

@@ -10,6 +10,8 @@ mod cli;
 mod common;
 /// Hostile input and concurrency: one regression test per defect of issue 7.
 mod hostile;
+/// No service outlives refsup: SIGTERM right after a restart, harness marks.
+mod leftovers;
 /// A blocked retry never churns the lock dirs or spins.
 mod no_spin;
 /// API operations that take locks themselves: restarts and shutdown.

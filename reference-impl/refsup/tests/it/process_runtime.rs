@@ -572,3 +572,41 @@ async fn unknown_ids_are_reported() {
     assert!(is_missing(rt.remove("nope").await));
     assert!(is_missing(rt.relabel("nope", "c", 1).await));
 }
+
+#[tokio::test]
+async fn nothing_starts_after_shutdown() {
+    let fx = Fixture::new();
+    let rt = fx.runtime();
+    let running = rt
+        .create_and_start(&fx.spec("main", &["sleep", "1000"]))
+        .await
+        .unwrap();
+    let pid = running.pid.unwrap();
+    fx.track(pid);
+    let stopped = rt
+        .create_and_start(&fx.spec("other", &["sleep", "1000"]))
+        .await
+        .unwrap();
+    fx.track(stopped.pid.unwrap());
+    rt.stop(&stopped.id, Duration::from_secs(5)).await.unwrap();
+
+    rt.shutdown(Duration::from_secs(5)).await;
+    assert!(proc_gone_or_zombie(pid), "running services are stopped");
+    // What a reconcile pass still in flight would do next: refused.
+    assert!(rt.start(&stopped.id).await.is_err());
+    let late = rt
+        .create_and_start(&fx.spec("late", &["sleep", "1000"]))
+        .await;
+    assert!(
+        matches!(&late, Err(RuntimeError::Start { reason, .. }) if reason.contains("shut down")),
+        "{late:?}"
+    );
+    let statuses: Vec<_> = rt
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(statuses, [ContainerStatus::Exited, ContainerStatus::Exited]);
+}

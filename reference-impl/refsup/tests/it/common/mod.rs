@@ -1,12 +1,20 @@
 //! Shared test harness: a real `refsup` process on a fresh root and a free
-//! port, and waiting on observable state with a deadline.
+//! port, and waiting on observable state with a deadline. Every refsup (and
+//! so every service) carries this test binary's mark for its root: dropping
+//! the `Refsup` kills whatever of that root still runs, including services
+//! a crashed refsup left; what killed test runs left is reaped at start.
+//! (No child subreaper and no blanket reaping here: the process runtime's
+//! own tests run services as children of this same binary.)
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
+use lockcheck_reaper::{Filter, Mark, Scratch};
+use nix::sys::signal::Signal;
 use serde_json::Value;
 
 /// A running refsup; SIGTERMed (services stopped) on drop.
@@ -15,17 +23,30 @@ pub struct Refsup {
     pub url: String,
     pub root: PathBuf,
     crashed: bool,
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<Scratch>,
 }
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_refsup")
 }
 
+/// Once per test binary: remove what killed earlier test runs left.
+pub fn harness() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        lockcheck_reaper::reap_dead_runs(&std::env::temp_dir());
+    });
+}
+
+/// The mark of every process started for `root`.
+fn mark(root: &Path) -> Mark {
+    Mark::new(root.display().to_string())
+}
+
 impl Refsup {
     /// Start on a new temp root.
     pub fn start(profile: &str, extra: &[&str]) -> Refsup {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Scratch::new("refsup-test").unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir(&root).unwrap();
         let mut r = Refsup::start_on(&root, profile, extra);
@@ -35,6 +56,7 @@ impl Refsup {
 
     /// Start on an existing root (a restart).
     pub fn start_on(root: &Path, profile: &str, extra: &[&str]) -> Refsup {
+        harness();
         let mut flags: Vec<String> = Vec::new();
         if !extra.contains(&"--stop-timeout") {
             flags.extend(["--stop-timeout".into(), "2".into()]);
@@ -47,7 +69,10 @@ impl Refsup {
             extra: flags,
             log: None,
         }
-        .start()
+        .start_with(|cmd| {
+            mark(root).apply(cmd);
+            lockcheck_reaper::die_with_parent(cmd, Signal::SIGTERM);
+        })
         .unwrap_or_else(|e| panic!("{e:#}"));
         Refsup {
             child: launched.child,
@@ -94,8 +119,9 @@ impl Refsup {
     }
 
     /// SIGKILL (a crash): nothing is cleaned up. Returns the root and the
-    /// temp dir holding it, so a second refsup can start on the same root.
-    pub fn crash(mut self) -> (PathBuf, Option<tempfile::TempDir>) {
+    /// temp dir holding it, so a second refsup can start on the same root
+    /// (and adopt the services, which the second one's drop then stops).
+    pub fn crash(mut self) -> (PathBuf, Option<Scratch>) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.crashed = true;
@@ -111,7 +137,16 @@ impl Drop for Refsup {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
-        let _ = self.child.wait();
+        if !matches!(
+            lockcheck_reaper::wait_timeout(&mut self.child, Duration::from_secs(30)),
+            Ok(Some(_))
+        ) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // Whatever still runs for this root: services of an earlier, crashed
+        // refsup that nobody adopted, or of one that failed to stop them.
+        lockcheck_reaper::kill_marked(&Filter::Scope(mark(&self.root)));
     }
 }
 
