@@ -15,6 +15,10 @@ use common::{target, wait_for, Refsup};
 use serde_json::{json, Value};
 
 const PROFILE: &str = "17.3.5@5.1.0";
+/// The retry backoff at 1/100 of the real schedule: a pass that fails
+/// under load is retried in milliseconds, not after seconds that add up
+/// past the test's patience.
+const FLAGS: &[&str] = &["--time-scale", "0.01"];
 const ROUNDS: u64 = 6;
 const POSTERS: u64 = 3;
 
@@ -102,7 +106,7 @@ fn crashes_under_load_lose_no_acknowledged_state() {
     };
     let seq = Arc::new(AtomicU64::new(0));
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut r = Refsup::start_on(&root, PROFILE, &[]);
+    let mut r = Refsup::start_on(&root, PROFILE, FLAGS);
     for round in 0..ROUNDS {
         let posts: Arc<Mutex<Vec<Post>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
@@ -154,7 +158,7 @@ fn crashes_under_load_lose_no_acknowledged_state() {
         for w in workers {
             w.join().unwrap();
         }
-        r = Refsup::start_on(&root_back, PROFILE, &[]);
+        r = Refsup::start_on(&root_back, PROFILE, FLAGS);
         let loaded = r.get("/v2/local/target-state").1["state"]["local"]["apps"]["1"]["commit"]
             .as_str()
             .map(str::to_string);
@@ -188,12 +192,21 @@ fn crashes_under_load_lose_no_acknowledged_state() {
     // A last state must apply: no leftover lock of the crashes blocks it.
     let (status, body) = r.post("/v2/local/target-state", &sleeper("final"));
     assert_eq!(status, 200, "{body}");
-    wait_for(30, "the final state applied", || {
-        r.containers()
+    let applied = (0..600).find(|_| {
+        let done = r
+            .containers()
             .iter()
-            .any(|c| c["commit"] == "final" && c["status"] == "Running")
-            .then_some(())
+            .any(|c| c["commit"] == "final" && c["status"] == "Running");
+        if !done {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        done
     });
+    assert!(
+        applied.is_some(),
+        "the final state was not applied in 60 s: {}",
+        r.get("/v2/applications/state").1
+    );
     wait_for(30, "update_pending false", || {
         (r.get("/v1/device").1["update_pending"] == json!(false)).then_some(())
     });
