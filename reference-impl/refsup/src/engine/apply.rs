@@ -327,37 +327,26 @@ impl Engine {
         for start in plan.start.iter().filter(|s| s.replaces.is_none()) {
             failed = failed.or(self.start_service(app_id, &start.instance).await);
         }
-        let mut steps = 0;
-        for start in plan.start.iter().filter(|s| s.replaces.is_some()) {
-            if steps > 0 {
+        // One locking step per killed container: a replaced one (a hand-over
+        // starts its successor inside the step) or a removed one.
+        let kills = plan
+            .start
+            .iter()
+            .filter_map(|s| s.replaces.as_ref().map(|old| (old, Some(s))))
+            .chain(plan.kill.iter().map(|old| (old, None)));
+        for (step, (old, start)) in kills.enumerate() {
+            if step > 0 {
                 self.pause_between_steps(&format!("app {app_id}")).await;
             }
-            steps += 1;
-            let old = start.replaces.as_ref().expect("filtered");
             let held = match self.take_locks(OpKey::App(app_id), paths.clone(), force) {
                 Ok(held) => held,
                 Err(blocked) => return Ok(Some(self.note_blocked(app_id, &blocked))),
             };
-            self.pause_after_lock(&format!("app {app_id} step {steps}"))
+            self.pause_after_lock(&format!("app {app_id} step {}", step + 1))
                 .await;
-            if start.strategy == Strategy::HandOver {
+            if let Some(start) = start.filter(|s| s.strategy == Strategy::HandOver) {
                 failed = failed.or(self.start_service(app_id, &start.instance).await);
             }
-            self.runtime.stop(&old.id, grace).await?;
-            self.runtime.remove(&old.id).await?;
-            held.release()?;
-        }
-        for old in &plan.kill {
-            if steps > 0 {
-                self.pause_between_steps(&format!("app {app_id}")).await;
-            }
-            steps += 1;
-            let held = match self.take_locks(OpKey::App(app_id), paths.clone(), force) {
-                Ok(held) => held,
-                Err(blocked) => return Ok(Some(self.note_blocked(app_id, &blocked))),
-            };
-            self.pause_after_lock(&format!("app {app_id} step {steps}"))
-                .await;
             self.runtime.stop(&old.id, grace).await?;
             self.runtime.remove(&old.id).await?;
             held.release()?;
