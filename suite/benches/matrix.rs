@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use lockcheck::case;
 use lockcheck::ctx::Ctx;
 use lockcheck::runner::{self, RunConfig};
-use lockcheck::target::{DeviceOpts, Embedded, Target};
+use lockcheck::sut::{DeviceOpts, Embedded, Sut};
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lockcheck"))
@@ -34,7 +34,7 @@ fn matrix() {
         progress: false,
         faults: vec![],
         patience: lockcheck::ctx::Patience {
-            time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
+            time_scale: lockcheck::sut::EMBEDDED_TIME_SCALE,
             ..Default::default()
         },
         runs_dir: None,
@@ -46,7 +46,8 @@ fn matrix() {
         Arc::new(Embedded {
             exe: exe(),
             faults: vec![],
-            time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
+            time_scale: lockcheck::sut::EMBEDDED_TIME_SCALE,
+            runtime: Default::default(),
         }),
         &cfg,
     );
@@ -77,11 +78,12 @@ fn u2_latency(releases: usize) -> anyhow::Result<()> {
     let target = Embedded {
         exe: exe(),
         faults: vec![],
-        time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
+        time_scale: lockcheck::sut::EMBEDDED_TIME_SCALE,
+        runtime: Default::default(),
     };
     let opts = DeviceOpts::default();
     let device = target.device(&profile, work.path(), &opts)?;
-    let mut ctx = Ctx::new(profile, device, work.path().to_path_buf(), exe(), &opts);
+    let mut ctx = Ctx::new(profile, device, work.path().to_path_buf(), &opts);
     ctx.start_simple()?;
     let lock = ctx.primary_path("main");
     let mut ms = Vec::with_capacity(releases);

@@ -17,7 +17,9 @@ use crate::exit_codes;
 use crate::expectations::Expectations;
 use crate::report::{Format, Report};
 use crate::runner::{self, RunConfig};
-use crate::target::{Embedded, External, Target};
+use crate::sut::engine::Engine;
+use crate::sut::Observe;
+use crate::sut::{DockerRuntime, Embedded, EmbeddedRuntime, External, Sut};
 
 /// Update-lock conformance suite: runs every SPEC behaviour on every profile
 /// against the embedded reference supervisor or an external one.
@@ -55,6 +57,12 @@ pub struct RunArgs {
     /// Write the report here (the matrix still goes to stdout).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// What to test: the embedded reference (default, or an external supervisor with --target-url), or `helios` (balena's Rust supervisor: a fresh one per cell from --helios-bin on --engine).
+    #[arg(long, value_enum, value_name = "KIND", conflicts_with = "target_url")]
+    target: Option<TargetKind>,
+    /// The helios binary for --target helios.
+    #[arg(long, env = "HELIOS_BIN", value_name = "PATH")]
+    helios_bin: Option<PathBuf>,
     /// Test an external supervisor at this URL instead of the embedded reference.
     #[arg(long, value_name = "URL", requires = "root")]
     target_url: Option<String>,
@@ -64,6 +72,12 @@ pub struct RunArgs {
     /// Host root of the external supervisor (its /mnt/root).
     #[arg(long, value_name = "DIR", requires = "target_url")]
     root: Option<PathBuf>,
+    /// How the embedded reference runs services: processes, or containers on the engine (`--engine`, else DOCKER_HOST, else the local socket).
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Process, conflicts_with = "target_url")]
+    runtime: RuntimeArg,
+    /// Container engine (unix:///path or tcp://host:port): the embedded reference's with --runtime docker, or the external target's (its services are observed through it and the fixture image is built on it).
+    #[arg(long, value_name = "URL")]
+    engine: Option<String>,
     /// Cells run at once (an external target always runs one at a time).
     #[arg(long, default_value_t = 6, value_name = "N")]
     jobs: usize,
@@ -103,6 +117,39 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
+}
+
+/// `lockcheck run --target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TargetKind {
+    /// The embedded reference supervisor.
+    Reference,
+    /// balena's helios, started per cell.
+    Helios,
+}
+
+/// `lockcheck run --runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RuntimeArg {
+    /// Services are refsup's child processes (no daemon).
+    Process,
+    /// Services are containers (`refsup --runtime docker`).
+    Docker,
+}
+
+/// Connect to the engine, reap what killed runs left on it, and build (or
+/// find cached) the fixture image there.
+fn engine_with_fixture(url: Option<&str>) -> Result<(Arc<Engine>, String)> {
+    let engine = Engine::connect(url)?;
+    let reaped = crate::sut::engine::reap::reap_dead_runs(&engine);
+    if reaped.containers + reaped.tags > 0 {
+        eprintln!(
+            "lockcheck: removed what an earlier killed run left on the engine: {} containers, {} image tags",
+            reaped.containers, reaped.tags
+        );
+    }
+    let image = engine.fixture_image()?;
+    Ok((engine, image))
 }
 
 /// Entry point of the binary.
@@ -211,7 +258,10 @@ fn run(args: RunArgs) -> Result<u8> {
         }
         Some(v) => v,
         None if args.target_url.is_some() => 1.0,
-        None => crate::target::EMBEDDED_TIME_SCALE,
+        // helios retries a blocked update at a fixed 200 ms (set by the
+        // driver), with no backoff to allow for.
+        None if args.target == Some(TargetKind::Helios) => 1.0,
+        None => crate::sut::EMBEDDED_TIME_SCALE,
     };
     let patience = crate::ctx::Patience {
         event: secs("event-timeout", args.event_timeout)?,
@@ -239,7 +289,25 @@ fn run(args: RunArgs) -> Result<u8> {
     }
     let exe = std::env::current_exe().context("cannot find the lockcheck executable")?;
     let faults: Vec<String> = args.faults.iter().map(|f| f.name()).collect();
-    let target: Arc<dyn Target> = match (&args.target_url, &args.root) {
+    let target: Arc<dyn Sut> = match (&args.target_url, &args.root) {
+        _ if args.target == Some(TargetKind::Helios) => {
+            if !faults.is_empty() {
+                bail!("--fault works only with the embedded reference, not with --target helios");
+            }
+            if profiles.len() != 1 || args.profiles.is_empty() {
+                bail!("with --target helios give exactly one --profile: the versions helios is judged as");
+            }
+            let bin = args
+                .helios_bin
+                .as_deref()
+                .context("--target helios needs --helios-bin PATH (or HELIOS_BIN)")?;
+            let url = args
+                .engine
+                .as_deref()
+                .context("--target helios needs --engine URL: an engine of API 1.43 or newer (see fixtures/helios)")?;
+            let (engine, fixture_image) = engine_with_fixture(Some(url))?;
+            Arc::new(crate::sut::helios::Helios::new(bin, engine, fixture_image)?)
+        }
         (Some(url), Some(root)) => {
             if !faults.is_empty() {
                 bail!("--fault works only with the embedded reference, not with --target-url");
@@ -247,18 +315,45 @@ fn run(args: RunArgs) -> Result<u8> {
             if profiles.len() != 1 || args.profiles.is_empty() {
                 bail!("with --target-url give exactly one --profile: the versions the target claims to be");
             }
+            let observe = match &args.engine {
+                Some(url) => {
+                    let (engine, fixture_image) = engine_with_fixture(Some(url))?;
+                    Observe::Engine {
+                        engine,
+                        fixture_image,
+                    }
+                }
+                None => Observe::Host { exe: exe.clone() },
+            };
             Arc::new(External::connect(
                 url,
                 args.api_key.as_deref(),
                 root,
                 &profiles[0],
+                observe,
             )?)
         }
-        _ => Arc::new(Embedded {
-            exe: exe.clone(),
-            faults: args.faults.clone(),
-            time_scale: patience.time_scale,
-        }),
+        _ => {
+            let runtime = match args.runtime {
+                RuntimeArg::Process if args.engine.is_some() => {
+                    bail!("--engine needs --runtime docker (or --target-url)")
+                }
+                RuntimeArg::Process => EmbeddedRuntime::Process,
+                RuntimeArg::Docker => {
+                    let (engine, fixture_image) = engine_with_fixture(args.engine.as_deref())?;
+                    EmbeddedRuntime::Docker(Arc::new(DockerRuntime {
+                        engine,
+                        fixture_image,
+                    }))
+                }
+            };
+            Arc::new(Embedded {
+                exe: exe.clone(),
+                faults: args.faults.clone(),
+                time_scale: patience.time_scale,
+                runtime,
+            })
+        }
     };
     // Absolute: the device roots under it are handed to services and targets.
     let runs_dir = std::env::current_dir()
@@ -354,6 +449,19 @@ fn rerun_flags(args: &RunArgs) -> String {
         if args.api_key.is_some() {
             flags.push("--api-key \"$LOCKCHECK_API_KEY\"".to_string());
         }
+    }
+    if args.target == Some(TargetKind::Helios) {
+        let bin = args
+            .helios_bin
+            .as_deref()
+            .unwrap_or(std::path::Path::new("?"));
+        flags.push(format!("--target helios --helios-bin {}", bin.display()));
+    }
+    if args.runtime == RuntimeArg::Docker {
+        flags.push("--runtime docker".to_string());
+    }
+    if let Some(engine) = &args.engine {
+        flags.push(format!("--engine {engine}"));
     }
     for fault in &args.faults {
         flags.push(format!("--fault {}", fault.name()));

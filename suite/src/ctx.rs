@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::release::{self, AppRelease, Svc};
-use crate::target::{Device, DeviceOpts};
+use crate::sut::{ContainerView, Device, DeviceFiles, DeviceOpts, Entry};
 
 /// How long a case waits for something that should happen (default).
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -51,7 +51,6 @@ pub struct Ctx {
     device: Box<dyn Device>,
     /// Scratch dir of this cell (outside the device root).
     pub work: PathBuf,
-    exe: PathBuf,
     /// The target state the case is building.
     pub state: release::Device,
     releases: u32,
@@ -66,18 +65,11 @@ pub struct Ctx {
 
 impl Ctx {
     /// A context over a started device.
-    pub fn new(
-        profile: Profile,
-        device: Box<dyn Device>,
-        work: PathBuf,
-        exe: PathBuf,
-        opts: &DeviceOpts,
-    ) -> Ctx {
+    pub fn new(profile: Profile, device: Box<dyn Device>, work: PathBuf, opts: &DeviceOpts) -> Ctx {
         Ctx {
             profile,
             device,
             work,
-            exe,
             state: release::Device::default(),
             releases: 0,
             pause_file: opts.pause_file.clone(),
@@ -93,20 +85,36 @@ impl Ctx {
         self.device.client()
     }
 
-    /// The device root on this host.
-    pub fn root(&self) -> &Path {
-        self.device.root()
+    /// The device's files (on this host or reached through its engine).
+    pub fn files(&self) -> &dyn DeviceFiles {
+        self.device.files()
     }
 
-    fn logs(&self) -> PathBuf {
-        self.work.join("logs")
+    /// `rel` (relative to the device root) as [`Ctx::files`] sees it.
+    pub fn at(&self, rel: &str) -> PathBuf {
+        self.files().root().join(rel)
     }
 
     // ----- paths (SPEC section 2) -----
 
-    /// Host path of `file` for `service` of `app` (the profile's layout).
+    /// Where `file` for `service` of `app` is (the profile's layout, or the
+    /// driver's), as [`Ctx::files`] sees it.
     pub fn lock_path(&self, app: u32, service: &str, file: &LockFile) -> PathBuf {
-        self.root().join(self.profile.lock_path(app, service, file))
+        self.device.lock_path(&self.profile, app, service, file)
+    }
+
+    /// A signal file for the fixture of `service` of `app` (`--start-when`,
+    /// `--hold-while`): the path the service uses, and where the suite
+    /// creates it. It lives in the service's lock dir, the one dir both
+    /// sides see on every runtime; supervisors only look at lock names there.
+    pub fn signal_file(&self, app: u32, service: &str, name: &str) -> (String, PathBuf) {
+        let file = format!("lockcheck-{name}");
+        (
+            format!("/tmp/balena/{file}"),
+            self.device
+                .service_lock_dir(&self.profile, app, service)
+                .join(file),
+        )
     }
 
     /// The first lock file the profile honours.
@@ -162,17 +170,7 @@ impl Ctx {
     }
 
     fn post_state(&mut self, force: bool) -> Result<()> {
-        let mut body = self.state.to_json(&self.exe, &self.logs());
-        if force {
-            body["force"] = json!(true);
-        }
-        std::fs::create_dir_all(self.logs())?;
-        let (status, reply) = self.api().post("/v2/local/target-state", &body)?;
-        ensure!(
-            status == 200,
-            "target state refused: HTTP {status}: {reply}"
-        );
-        Ok(())
+        self.device.deploy(&self.state, force)
     }
 
     /// One app with one idle service `main`, deployed and running.
@@ -189,19 +187,35 @@ impl Ctx {
         self.api().get("/v1/device")
     }
 
-    /// The target's boot count (a reference extension of /v1/device).
-    pub fn boot_count(&self) -> Result<u64> {
-        self.device_info()?["boot_count"]
-            .as_u64()
-            .context("/v1/device has no boot_count")
+    /// A field of `/v1/device`; `None` when the device reports no such field
+    /// or has no `/v1/device` at all (helios), so a case judges it only
+    /// where it is visible.
+    pub fn device_field(&self, name: &str) -> Option<Value> {
+        self.device_info().ok()?.get(name).cloned()
     }
 
-    /// Containers from /v2/state/status.
-    pub fn containers(&self) -> Result<Vec<Value>> {
-        Ok(self.api().get("/v2/state/status")?["containers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default())
+    /// What changes exactly when the device reboots (the reference's boot
+    /// count, a real device's kernel boot id).
+    pub fn boot_id(&self) -> Result<String> {
+        self.device.boot_id()
+    }
+
+    /// Wait until the device has rebooted since `boot` was read.
+    pub fn wait_rebooted(&self, what: &str, boot: &str) -> Result<()> {
+        self.wait_for(what, || Ok((self.boot_id()? != boot).then_some(())))
+    }
+
+    /// The service containers the device reports.
+    pub fn containers(&self) -> Result<Vec<ContainerView>> {
+        self.device.containers()
+    }
+
+    /// Whether `service` of `app` runs at `commit`.
+    pub fn runs_at(&self, app: u32, service: &str, commit: &str) -> Result<bool> {
+        Ok(self
+            .containers()?
+            .iter()
+            .any(|c| c.app_id == app && c.service == service && c.commit == commit && c.running))
     }
 
     /// Whether every service of every app in the state runs at its target
@@ -211,31 +225,23 @@ impl Ctx {
         for (id, app) in &self.state.apps {
             for name in app.services.keys() {
                 let ok = containers.iter().any(|c| {
-                    c["appId"] == json!(id)
-                        && c["serviceName"] == json!(name)
-                        && c["commit"] == json!(app.commit)
-                        && c["status"] == "Running"
+                    c.app_id == *id && &c.service == name && c.commit == app.commit && c.running
                 });
                 if !ok {
                     return Ok(false);
                 }
             }
-            let extra = containers.iter().any(|c| {
-                c["appId"] == json!(id)
-                    && !app
-                        .services
-                        .contains_key(c["serviceName"].as_str().unwrap_or_default())
-            });
+            let extra = containers
+                .iter()
+                .any(|c| c.app_id == *id && !app.services.contains_key(&c.service));
             if extra {
                 return Ok(false);
             }
         }
-        let gone = containers.iter().any(|c| {
-            c["appId"]
-                .as_u64()
-                .is_some_and(|id| !self.state.apps.contains_key(&(id as u32)))
-        });
-        Ok(!gone && self.device_info()?["update_pending"] == false)
+        let gone = containers
+            .iter()
+            .any(|c| !self.state.apps.contains_key(&c.app_id));
+        Ok(!gone && !self.device.update_pending()?)
     }
 
     /// Wait until the target state is applied. A real supervisor retries a
@@ -284,7 +290,9 @@ impl Ctx {
     /// after this call (the reference counts passes in /v1/device); a target
     /// without the counters is watched for the settle window instead.
     pub fn settled(&self) -> Result<()> {
-        let dev = self.device_info()?;
+        // A target without /v1/device (helios) or without the reference's
+        // counters is watched for the settle window.
+        let dev = self.device_info().unwrap_or_default();
         let Some(started) = dev["reconcile_passes_started"].as_u64() else {
             std::thread::sleep(self.patience.settle);
             return Ok(());
@@ -306,7 +314,7 @@ impl Ctx {
             "expected the update to stay pending, but it was applied"
         );
         ensure!(
-            self.device_info()?["update_pending"] == true,
+            self.device.update_pending()?,
             "expected update_pending to be true"
         );
         Ok(())
@@ -336,7 +344,7 @@ impl Ctx {
 
     /// The records the fixture of `service` of `app` logged.
     pub fn records(&self, app: u32, service: &str) -> Result<Vec<Record>> {
-        fixture_app::log::read(&release::log_path(&self.logs(), app, service))
+        self.device.services().records(app, service)
     }
 
     /// How many SIGTERMs the service's processes have received so far.
@@ -377,48 +385,47 @@ impl Ctx {
 
     /// Take a lock as an app should (exclusive create), creating the dir.
     pub fn user_lock(&self, path: &Path) -> Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
+        self.user_lock_as(path, None)
+    }
+
+    /// [`Ctx::user_lock`] with the file owned by `uid`.
+    pub fn user_lock_as(&self, path: &Path, uid: Option<u32>) -> Result<()> {
         // Like a well-behaved app: if the supervisor holds it right now
         // (it may still be finishing the last update), wait for it.
         self.wait_for(
             &format!("the lock at {} to be free", path.display()),
-            || {
-                match updatelock::take(path, &updatelock::TakeOptions::default()) {
-                    Ok(lock) => {
-                        drop(lock); // a Lock leaves its file when dropped
-                        Ok(Some(()))
-                    }
-                    Err(e) if e.is_held() => Ok(None),
-                    Err(e) => Err(e.into()),
-                }
-            },
+            || Ok(self.files().create_excl(path, uid)?.then_some(())),
         )
+    }
+
+    /// Take a lock once, failing if anything is there.
+    pub fn take_now(&self, path: &Path) -> Result<()> {
+        ensure!(
+            self.files().create_excl(path, None)?,
+            "expected the lock at {} to be free",
+            path.display()
+        );
+        Ok(())
     }
 
     /// Remove a lock entry (file, symlink or empty dir).
     pub fn release_lock(&self, path: &Path) -> Result<()> {
-        updatelock::release(path)?;
-        Ok(())
+        self.files().remove(path)
     }
 
     /// Whether anything is at `path` (lstat).
     pub fn held(&self, path: &Path) -> bool {
-        updatelock::is_held(path).unwrap_or(false)
+        self.entry(path).is_some()
+    }
+
+    /// What is at `path` (lstat), if anything; an error reads as nothing.
+    pub fn entry(&self, path: &Path) -> Option<Entry> {
+        self.files().entry(path).ok().flatten()
     }
 
     /// Run the real `touch` on `path`.
     pub fn touch(&self, path: &Path) -> Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let status = std::process::Command::new("touch")
-            .arg(path)
-            .status()
-            .context("running touch")?;
-        ensure!(status.success(), "touch {} failed", path.display());
-        Ok(())
+        self.files().touch(path)
     }
 
     // ----- supervisor control -----
@@ -482,6 +489,17 @@ impl Ctx {
             step_pause_file: None,
         };
         self.device.restart(&opts)
+    }
+
+    /// Ask the device to apply now, with a one-time override when `force`
+    /// (`POST /v1/update` on the balena API); 204 when accepted.
+    pub fn update_now(&self, force: bool) -> Result<u16> {
+        self.device.update_now(force)
+    }
+
+    /// The local target state's config vars, `None` on a device without any.
+    pub fn local_config(&self) -> Result<Option<Value>> {
+        self.device.local_config()
     }
 
     /// `POST` with a `{"force": force}` body; returns the status.

@@ -19,4 +19,4 @@ pub mod profiles;
 pub mod release;
 pub mod report;
 pub mod runner;
-pub mod target;
+pub mod sut;

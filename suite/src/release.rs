@@ -1,9 +1,10 @@
 //! Building target states for cases: apps, releases and fixture services.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+
+use crate::sut::services::{Services, SERVICE_ENV};
 
 /// One service of a release.
 #[derive(Debug, Clone)]
@@ -70,40 +71,29 @@ pub struct Device {
 }
 
 impl Device {
-    /// The JSON body of `POST /v2/local/target-state`. Services run
-    /// `exe fixture ...` logging to `logs/<app>-<service>.log`.
-    pub fn to_json(&self, exe: &Path, logs: &Path) -> Value {
+    /// The JSON body of `POST /v2/local/target-state`, each service's image
+    /// and command as `services` names them.
+    pub fn to_json(&self, services: &dyn Services) -> Value {
         let mut apps = serde_json::Map::new();
         for (id, app) in &self.apps {
-            let mut services = serde_json::Map::new();
+            let mut out = serde_json::Map::new();
             for (name, svc) in &app.services {
-                let mut command = vec![
-                    exe.display().to_string(),
-                    "fixture".to_string(),
-                    "--log".to_string(),
-                    log_path(logs, *id, name).display().to_string(),
-                    "--tag".to_string(),
-                    app.generation.clone(),
-                ];
-                command.extend(svc.fixture_args.iter().cloned());
+                let spec = services.spec(*id, name, &app.generation, &svc.fixture_args);
+                let mut env = svc.env.clone();
+                env.insert(SERVICE_ENV.to_string(), format!("{id}/{name}"));
                 let s = json!({
-                    "image": format!("fixture-app:{}", app.generation),
-                    "command": command,
-                    "environment": svc.env,
+                    "image": spec.image,
+                    "command": spec.command,
+                    "environment": env,
                     "labels": svc.labels,
                 });
-                services.insert(name.clone(), s);
+                out.insert(name.clone(), s);
             }
             apps.insert(
                 id.to_string(),
-                json!({"name": format!("app{id}"), "commit": app.commit, "releaseId": 1, "services": services}),
+                json!({"name": format!("app{id}"), "commit": app.commit, "releaseId": 1, "services": out}),
             );
         }
         json!({"local": {"name": "lockcheck", "config": self.config, "apps": apps}})
     }
-}
-
-/// Where the fixture of `service` of `app` logs.
-pub fn log_path(logs: &Path, app: u32, service: &str) -> PathBuf {
-    logs.join(format!("{app}-{service}.log"))
 }

@@ -18,7 +18,7 @@ use crate::cleanup::{CellGuard, Interrupt};
 use crate::ctx::Ctx;
 use crate::outcome::{Outcome, Promise};
 use crate::report::{CaseInfo, Cell, Report};
-use crate::target::{DeviceOpts, Target};
+use crate::sut::{DeviceOpts, Sut};
 
 /// How a run goes.
 #[derive(Clone)]
@@ -59,14 +59,14 @@ pub type KeepCell = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 const WORKER_GRACE: Duration = Duration::from_secs(5);
 
 /// Run every cell and collect the report.
-pub fn run(target: Arc<dyn Target>, cfg: &RunConfig) -> Report {
+pub fn run(target: Arc<dyn Sut>, cfg: &RunConfig) -> Report {
     run_until(target, cfg, &Interrupt::new())
 }
 
 /// Run every cell until `stop` is triggered; then no cell starts any more,
 /// the running ones are killed and cleaned up, and the report holds the
 /// cells that finished (the others show as not run).
-pub fn run_until(target: Arc<dyn Target>, cfg: &RunConfig, stop: &Interrupt) -> Report {
+pub fn run_until(target: Arc<dyn Sut>, cfg: &RunConfig, stop: &Interrupt) -> Report {
     let started = Instant::now();
     let cells: Vec<(&'static Case, Profile)> = cfg
         .cases
@@ -154,7 +154,7 @@ fn cell(
 /// timeout (plus a few seconds of clean-up), leaves nothing behind but its
 /// kept scratch dir.
 pub fn run_cell(
-    target: Arc<dyn Target>,
+    target: Arc<dyn Sut>,
     case: &'static Case,
     profile: &Profile,
     cfg: &RunConfig,
@@ -184,7 +184,7 @@ enum Ended {
 /// [`run_cell`], or `None` if `stop` interrupted it (it is then killed and
 /// cleaned up all the same, its dir not kept).
 pub fn run_cell_until(
-    target: Arc<dyn Target>,
+    target: Arc<dyn Sut>,
     case: &'static Case,
     profile: &Profile,
     cfg: &RunConfig,
@@ -231,13 +231,13 @@ pub fn run_cell_until(
     let _listening = stop.register(move || {
         let _ = tell.send(Event::Interrupted);
     });
-    let (p, exe, dir) = (profile.clone(), cfg.exe.clone(), guard.dir().to_path_buf());
+    let (p, dir) = (profile.clone(), guard.dir().to_path_buf());
     let patience = cfg.patience;
     // The worker holds the guard too: if it outlives the wait below, the
     // cell is cleaned up again once it is done.
     let work = Arc::clone(&guard);
     std::thread::spawn(move || {
-        let result = execute(target, case, p, exe, dir, patience);
+        let result = execute(target, case, p, dir, patience);
         let _ = tx.send(Event::Done(result));
         drop(work);
     });
@@ -300,6 +300,21 @@ pub fn run_cell_until(
     if keep {
         guard.keep(true);
         c.evidence = Some(guard.dir().display().to_string());
+        // The verdict beside the logs, so the dir alone tells the story.
+        let verdict = format!(
+            "{} on {}: {} (promised {})\n{}\n",
+            case.id,
+            c.profile,
+            c.outcome.label(),
+            promised_word(promised),
+            c.detail.as_deref().unwrap_or("")
+        );
+        if let Err(e) = std::fs::write(guard.dir().join("verdict.txt"), verdict) {
+            eprintln!(
+                "lockcheck: warning: cannot write the verdict into {}: {e}",
+                guard.dir().display()
+            );
+        }
     }
     finish(&guard);
     Some(c)
@@ -326,10 +341,9 @@ fn promised_word(p: Promise) -> &'static str {
 type Metrics = Vec<(String, f64)>;
 
 fn execute(
-    target: Arc<dyn Target>,
+    target: Arc<dyn Sut>,
     case: &'static Case,
     profile: Profile,
-    exe: PathBuf,
     work: PathBuf,
     patience: crate::ctx::Patience,
 ) -> Result<Metrics, String> {
@@ -346,7 +360,7 @@ fn execute(
     let device = target
         .device(&profile, &work, &opts)
         .map_err(|e| format!("cannot start the device: {e:#}"))?;
-    let mut ctx = Ctx::new(profile, device, work.clone(), exe, &opts);
+    let mut ctx = Ctx::new(profile, device, work.clone(), &opts);
     ctx.patience = patience;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (case.body)(&mut ctx)));
     let metrics = std::mem::take(&mut ctx.metrics);

@@ -15,6 +15,7 @@ use semver::Version;
 use crate::engine::{Engine, EngineConfig};
 use crate::fault::{Fault, Faults};
 use crate::layout::Layout;
+use crate::runtime::docker::{ConnectError, DockerConfig, DockerRuntime};
 use crate::runtime::process::ProcessRuntime;
 use crate::runtime::Runtime;
 
@@ -30,7 +31,7 @@ pub const EXIT_USAGE: u8 = 2;
 pub enum RuntimeKind {
     /// Services are child processes; no daemon needed.
     Process,
-    /// Services are Docker containers (not available yet).
+    /// Services are containers on a Docker engine (`--engine`).
     Docker,
 }
 
@@ -54,6 +55,15 @@ pub struct Args {
     /// How services run.
     #[arg(long, value_enum, default_value_t = RuntimeKind::Process)]
     pub runtime: RuntimeKind,
+    /// Docker runtime: the engine, unix:///path/to/docker.sock or tcp://host:port [default: $DOCKER_HOST, else unix:///var/run/docker.sock].
+    #[arg(long, value_name = "URL")]
+    pub engine: Option<String>,
+    /// Docker runtime: where the engine's host sees --root (bind mount sources), when refsup runs in a container with the host's root mounted [default: --root].
+    #[arg(long, value_name = "DIR")]
+    pub host_root: Option<PathBuf>,
+    /// Docker runtime: the id labelling this refsup's containers (io.lockcheck.device); unique per refsup on one engine [default: a hash of --host-root, else --root].
+    #[arg(long, value_name = "ID")]
+    pub device_id: Option<String>,
     /// Require this API key (Authorization: Bearer KEY or ?apikey=KEY) on every call.
     #[arg(long, env = "REFSUP_API_KEY", value_name = "KEY")]
     pub api_key: Option<String>,
@@ -197,6 +207,46 @@ fn check_root(root: &Path) -> Result<PathBuf> {
     Ok(root)
 }
 
+/// The Docker runtime of `args`; every failure is a usage error (exit 2).
+async fn docker_runtime(
+    args: &Args,
+    root: &Path,
+    layout: &Layout,
+) -> Result<DockerRuntime, Failure> {
+    let host_root = match &args.host_root {
+        Some(dir) if !dir.is_absolute() => {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "--host-root {} must be an absolute path (as the engine's host sees --root)",
+                dir.display()
+            )))
+        }
+        other => other.clone(),
+    };
+    DockerRuntime::connect(DockerConfig {
+        engine: args.engine.clone(),
+        root: root.to_path_buf(),
+        host_root,
+        device_id: args.device_id.clone(),
+        state_dir: layout.runtime_state(),
+    })
+    .await
+    .map_err(|e: ConnectError| Failure::Usage(e.into()))
+}
+
+/// The flags only the Docker runtime reads, given without it.
+fn docker_only_flags(args: &Args) -> Option<&'static str> {
+    if args.runtime == RuntimeKind::Docker {
+        return None;
+    }
+    [
+        (args.engine.is_some(), "--engine"),
+        (args.host_root.is_some(), "--host-root"),
+        (args.device_id.is_some(), "--device-id"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
 /// Run a supervisor until SIGTERM/SIGINT or an API shutdown.
 pub async fn run(args: Args) -> Result<(), Failure> {
     let profile = parse_profile(&args).map_err(Failure::Usage)?;
@@ -216,17 +266,18 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             "the API key (--api-key or REFSUP_API_KEY) is empty: give a key, or unset it to run without one"
         )));
     }
+    if let Some(flag) = docker_only_flags(&args) {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "{flag} is for --runtime docker only"
+        )));
+    }
     let layout = Layout::new(root.clone(), profile.clone());
     let runtime: Arc<dyn Runtime> = match args.runtime {
         RuntimeKind::Process => Arc::new(
             ProcessRuntime::new(&root, layout.runtime_state(), layout.service_logs())
                 .map_err(|e| Failure::Usage(anyhow::anyhow!("process runtime: {e}")))?,
         ),
-        RuntimeKind::Docker => {
-            return Err(Failure::Usage(anyhow::anyhow!(
-                "--runtime docker is not available in this build yet; use --runtime process"
-            )))
-        }
+        RuntimeKind::Docker => Arc::new(docker_runtime(&args, &root, &layout).await?),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -99,7 +99,8 @@ impl Layout {
         self.state_partition().join("refsup")
     }
 
-    /// Where the process runtime keeps its container records.
+    /// Where the runtime keeps its own records (the process runtime its
+    /// container records, the Docker runtime a `docker/` dir of hints).
     pub fn runtime_state(&self) -> PathBuf {
         self.refsup_state().join("runtime")
     }

@@ -6,7 +6,8 @@
 //! - [`locking`]: the supervisor's lock discipline as a step machine (one
 //!   syscall per step) so a fuzzer can interleave it with other lockers;
 //! - [`engine`]: reconciling the device to its target state;
-//! - [`runtime`]: the seam services run behind (processes today, Docker next);
+//! - [`runtime`]: the seam services run behind (child processes, or
+//!   containers on a Docker engine);
 //! - [`api`]: the HTTP API;
 //! - [`cli`]: the `refsup` command line.
 

@@ -97,7 +97,10 @@ fn only_dead_owners_leftovers_are_reaped() {
     live_dir.set_keep(true);
 
     let reaped = reap_dead_runs(tmp.path());
-    assert_eq!(reaped.processes, 2, "{reaped:?}");
+    // At least this test's two: a killed run elsewhere on the machine (a
+    // killed `cargo test`, say) leaves marked processes that are reaped too.
+    // Which ones must go and which must stay is checked one by one below.
+    assert!(reaped.processes >= 2, "{reaped:?}");
     assert!(dead_sup.try_wait().unwrap().is_some());
     assert!(gone(dead_service), "killed, re-parented to us and reaped");
     assert!(!gone(live_service) && live_dir.path().exists());

@@ -1,7 +1,7 @@
 //! C1-C3: a supervisor that dies holding its locks, and the clean-up at start.
 
 use anyhow::{ensure, Context};
-use updatelock::{Owner, TakeOptions};
+use updatelock::Owner;
 
 use super::tmp_lock;
 use crate::case::CaseResult;
@@ -53,15 +53,12 @@ fn c1_leftover_supervisor_locks(ctx: &mut Ctx) -> CaseResult {
     }
     // Documented hazard: its own leftover locks block it until a reboot.
     ctx.wait_pending()?;
-    let boot = ctx.boot_count()?;
+    let boot = ctx.boot_id()?;
     ensure!(
         ctx.post_force("/v1/reboot", true)? == 202,
         "forced reboot refused"
     );
-    ctx.wait_for(
-        "the reboot",
-        || Ok((ctx.boot_count()? > boot).then_some(())),
-    )?;
+    ctx.wait_for("the reboot", || Ok((ctx.boot_id()? != boot).then_some(())))?;
     ctx.wait_applied()
 }
 
@@ -101,14 +98,7 @@ fn c3_nobody_owned_user_lock(ctx: &mut Ctx) -> CaseResult {
     ctx.start_simple()?;
     let file = tmp_lock(&ctx.profile).context("no /tmp lock")?;
     let lock = ctx.lock_path(1, "main", &file);
-    let lock_taken = updatelock::take(
-        &lock,
-        &TakeOptions {
-            owner: Some(Owner::NOBODY),
-            ..TakeOptions::default()
-        },
-    )?;
-    drop(lock_taken); // a Lock leaves its file when dropped
+    ctx.user_lock_as(&lock, Some(Owner::NOBODY.uid))?;
     if ctx.profile.cleans_leftover_locks_at_start() {
         ctx.restart_supervisor(false)?;
         ctx.settled()?;

@@ -2,13 +2,13 @@
 //! partial takes and concurrent operations.
 
 use anyhow::{ensure, Context};
-use std::os::unix::fs::MetadataExt;
 
 use super::blocks_until_released;
 use crate::case::CaseResult;
 use crate::ctx::Ctx;
 use crate::outcome::Promise;
 use crate::release::Svc;
+use crate::sut::EntryKind;
 use lockcheck_macros::case;
 use serde_json::json;
 
@@ -41,25 +41,13 @@ fn l1_exclusive(ctx: &mut Ctx) -> CaseResult {
     ctx.bump(1);
     ctx.deploy()?;
     ctx.wait_step_paused()?;
-    std::fs::create_dir_all(lock.parent().context("lock dir")?)?;
-    updatelock::take(&lock, &updatelock::TakeOptions::default())
-        .context("expected the lock free between two steps")
-        .map(drop)?;
+    ctx.take_now(&lock)
+        .context("expected the lock free between two steps")?;
     ctx.resume_step()?;
     let commit = ctx.state.apps[&1].commit.clone();
     ctx.wait_for(
         "service a at the new release while b's step is blocked",
-        || {
-            Ok(ctx
-                .containers()?
-                .iter()
-                .any(|c| {
-                    c["serviceName"] == "a"
-                        && c["commit"] == serde_json::json!(commit)
-                        && c["status"] == "Running"
-                })
-                .then_some(()))
-        },
+        || Ok(ctx.runs_at(1, "a", &commit)?.then_some(())),
     )?;
     let b_killed = ctx.sigterms(1, "b")?
         > before
@@ -95,10 +83,9 @@ fn l2_touch_counts(ctx: &mut Ctx) -> CaseResult {
     needs = [PauseHook]
 )]
 fn l3_touch_is_unsafe(ctx: &mut Ctx) -> CaseResult {
-    let go = ctx.work.join("go");
-    let hold = ctx.work.join("hold");
+    let (go_s, go) = ctx.signal_file(1, "main", "go");
+    let (hold_s, hold) = ctx.signal_file(1, "main", "hold");
     let path = ctx.primary().service_path;
-    let (go_s, hold_s) = (go.display().to_string(), hold.display().to_string());
     ctx.set_app(
         1,
         &[(
@@ -121,8 +108,8 @@ fn l3_touch_is_unsafe(ctx: &mut Ctx) -> CaseResult {
     ctx.deploy()?;
     // The supervisor holds the lock and is paused before killing.
     ctx.wait_paused()?;
-    std::fs::write(&hold, "")?;
-    std::fs::write(&go, "")?;
+    ctx.files().write(&hold, b"")?;
+    ctx.files().write(&go, b"")?;
     ctx.wait_for(
         "the touch-locked service to enter its critical section",
         || {
@@ -138,7 +125,7 @@ fn l3_touch_is_unsafe(ctx: &mut Ctx) -> CaseResult {
         let records = ctx.records(1, "main")?;
         Ok(fixture_app::log::sigterm_in_critical(&records).then_some(()))
     })?;
-    std::fs::remove_file(&hold)?;
+    ctx.files().remove(&hold)?;
     Ok(())
 }
 
@@ -157,22 +144,22 @@ fn l4_owner(ctx: &mut Ctx) -> CaseResult {
     let want = ctx.profile.lock_owner_uid();
     for file in ctx.profile.lock_files() {
         let path = ctx.lock_path(1, "main", &file);
-        let meta = std::fs::symlink_metadata(&path).with_context(|| {
+        let entry = ctx.entry(&path).with_context(|| {
             format!(
                 "expected the supervisor's lock at {}, found nothing",
                 path.display()
             )
         })?;
         ensure!(
-            meta.is_file(),
+            entry.kind == EntryKind::File,
             "expected a regular file at {}",
             path.display()
         );
         ensure!(
-            meta.uid() == want,
+            entry.uid == want,
             "expected {} owned by uid {want}, saw uid {}",
             path.display(),
-            meta.uid()
+            entry.uid
         );
     }
     ctx.resume()?;
@@ -190,20 +177,20 @@ fn l4_owner(ctx: &mut Ctx) -> CaseResult {
 fn l5_directories(ctx: &mut Ctx) -> CaseResult {
     ctx.start_simple()?;
     let lock = ctx.primary_path("main");
-    std::fs::create_dir_all(&lock)?;
+    ctx.files().mkdir_all(&lock)?;
     let before = ctx.kill_snapshot()?;
     ctx.bump(1);
     ctx.deploy()?;
     ctx.wait_pending()?;
     ctx.ensure_not_killed(&before, 1)?;
     ensure!(
-        ctx.post_force("/v1/update", true)? == 204,
-        "POST /v1/update force did not answer 204"
+        ctx.update_now(true)? == 204,
+        "a forced update (POST /v1/update force) was not accepted with 204"
     );
     if ctx.profile.force_skips_locks() {
         ctx.wait_applied()?;
         ensure!(
-            lock.is_dir(),
+            is_dir(ctx, &lock),
             "expected the directory to stay (force skips the locks on this version)"
         );
     } else if ctx.profile.directory_lock_removable() {
@@ -216,10 +203,10 @@ fn l5_directories(ctx: &mut Ctx) -> CaseResult {
         ctx.wait_pending()?;
         ctx.ensure_not_killed(&before, 1)?;
         ensure!(
-            lock.is_dir(),
+            is_dir(ctx, &lock),
             "expected the directory lock to survive force on this version"
         );
-        std::fs::remove_dir(&lock)?;
+        ctx.files().remove(&lock)?;
         ctx.wait_applied()?;
     }
     Ok(())
@@ -236,9 +223,12 @@ fn l5_directories(ctx: &mut Ctx) -> CaseResult {
 fn l6_symlinks(ctx: &mut Ctx) -> CaseResult {
     ctx.start_simple()?;
     let lock = ctx.primary_path("main");
-    std::fs::create_dir_all(lock.parent().unwrap())?;
-    let dangling = ctx.work.join("link-target");
-    std::os::unix::fs::symlink(&dangling, &lock)?;
+    let dir = lock.parent().context("lock dir")?.to_path_buf();
+    // Relative link targets beside the lock: they resolve to the same file
+    // for the supervisor, the service and the suite, whatever each mounts.
+    let dangling_name = "lockcheck-link-target";
+    let dangling = dir.join(dangling_name);
+    ctx.files().symlink(dangling_name, &lock)?;
     let before = ctx.kill_snapshot()?;
     ctx.bump(1);
     ctx.deploy()?;
@@ -246,53 +236,59 @@ fn l6_symlinks(ctx: &mut Ctx) -> CaseResult {
         .context("a dangling symlink at the lock path must block")?;
     ctx.ensure_not_killed(&before, 1)?;
     ensure!(
-        !dangling.exists(),
+        !ctx.held(&dangling),
         "expected the link target never to be created, but {} exists",
         dangling.display()
     );
     // A link to a real file: held, and the file is left alone.
     // Swap the link atomically (rename over it): a moment without any
     // entry would let the supervisor take the lock and go on.
-    let real = ctx.work.join("real-file");
-    std::fs::write(&real, "keep")?;
+    let real_name = "lockcheck-real-file";
+    let real = dir.join(real_name);
+    ctx.files().write(&real, b"keep")?;
     let staged = lock.with_extension("staged");
-    std::os::unix::fs::symlink(&real, &staged)?;
-    std::fs::rename(&staged, &lock)?;
+    ctx.files().symlink(real_name, &staged)?;
+    ctx.files().rename(&staged, &lock)?;
     ctx.wait_pending()
         .context("a symlink to a file at the lock path must block")?;
     ctx.ensure_not_killed(&before, 1)?;
-    std::fs::remove_file(&lock)?;
+    ctx.files().remove(&lock)?;
     ctx.wait_applied()?;
     ensure!(
-        std::fs::read_to_string(&real)? == "keep",
+        ctx.files().read(&real)?.as_deref() == Some(&b"keep"[..]),
         "expected the link target untouched"
     );
     // Force against a dangling link.
-    std::os::unix::fs::symlink(&dangling, &lock)?;
+    ctx.files().symlink(dangling_name, &lock)?;
     ctx.bump(1);
     ctx.deploy()?;
     ctx.wait_pending()?;
     ensure!(
-        ctx.post_force("/v1/update", true)? == 204,
-        "POST /v1/update force did not answer 204"
+        ctx.update_now(true)? == 204,
+        "a forced update (POST /v1/update force) was not accepted with 204"
     );
     if ctx.profile.own_lock_scan_follows_links() {
         // Documented hazard: the scan stat()s the link and fails, forced or not.
         ctx.wait_pending().context(
             "expected a forced update to stay failed behind a dangling link (16.2.0 - 16.2.8)",
         )?;
-        std::fs::remove_file(&lock)?;
+        ctx.files().remove(&lock)?;
         ctx.wait_applied()?;
     } else {
         ctx.wait_applied()
             .context("expected force to remove the dangling link and apply")?;
     }
     ensure!(
-        !dangling.exists(),
+        !ctx.held(&dangling),
         "expected the link target never to be created, but {} exists",
         dangling.display()
     );
     Ok(())
+}
+
+/// Whether a directory is at `path`.
+fn is_dir(ctx: &Ctx, path: &std::path::Path) -> bool {
+    ctx.entry(path).is_some_and(|e| e.kind == EntryKind::Dir)
 }
 
 /// a lock in any one service blocks the whole release: no service of that app is killed or
@@ -318,7 +314,7 @@ fn l7_multicontainer(ctx: &mut Ctx) -> CaseResult {
         Ok(ctx
             .containers()?
             .iter()
-            .any(|c| c["appId"] == 2 && c["commit"] == json!(commit2) && c["status"] == "Running")
+            .any(|c| c.app_id == 2 && c.commit == commit2 && c.running)
             .then_some(()))
     })?;
     ctx.wait_pending()?;

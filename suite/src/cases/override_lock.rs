@@ -10,7 +10,7 @@ use crate::outcome::Promise;
 use lockcheck_macros::case;
 
 /// Set or clear an override variable where the profile reads it.
-fn set_override(ctx: &mut Ctx, name: &OverrideName, value: Option<&str>) {
+pub(super) fn set_override(ctx: &mut Ctx, name: &OverrideName, value: Option<&str>) {
     match name.source {
         OverrideSource::Config => ctx.set_config(name.name, value),
         OverrideSource::AppEnv => ctx.set_env(1, "main", name.name, value),
@@ -155,19 +155,19 @@ fn o4_one_time_force(ctx: &mut Ctx) -> CaseResult {
     ctx.start_simple()?;
     let lock = pending_behind_lock(ctx)?;
     ensure!(
-        ctx.post_force("/v1/update", true)? == 204,
-        "POST /v1/update force did not answer 204"
+        ctx.update_now(true)? == 204,
+        "a forced update (POST /v1/update force) was not accepted with 204"
     );
     ctx.wait_applied()?;
     ensure!(!ctx.held(&lock), "expected force to delete the user's lock");
-    let target = ctx.api().get("/v2/local/target-state")?;
-    let config = &target["state"]["local"]["config"];
-    for name in ctx.profile.override_names() {
-        ensure!(
-            config.get(name.name).is_none(),
-            "expected force not to set {}",
-            name.name
-        );
+    if let Some(config) = ctx.local_config()? {
+        for name in ctx.profile.override_names() {
+            ensure!(
+                config.get(name.name).is_none(),
+                "expected force not to set {}",
+                name.name
+            );
+        }
     }
     ctx.user_lock(&lock)?;
     blocks_until_released(ctx, &lock, |c| c.release_lock(&lock))

@@ -83,14 +83,14 @@ fn p4_reboot_clears_tmp(ctx: &mut Ctx) -> CaseResult {
     let file = tmp_lock(&ctx.profile).context("profile has no /tmp lock")?;
     let lock = ctx.lock_path(1, "main", &file);
     ctx.user_lock(&lock)?;
-    let boot = ctx.boot_count()?;
+    let boot = ctx.boot_id()?;
     let status = ctx.post_force("/v1/reboot", true)?;
     ensure!(
         status == 202,
         "expected a forced reboot to answer 202, got {status}"
     );
     ctx.wait_for("the device to reboot", || {
-        Ok((ctx.boot_count()? > boot).then_some(()))
+        Ok((ctx.boot_id()? != boot).then_some(()))
     })?;
     ctx.wait_applied()?;
     ensure!(

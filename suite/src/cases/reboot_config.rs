@@ -11,15 +11,17 @@ use lockcheck_macros::case;
 
 /// `<root>/mnt/boot/config.json` (hostname and applied config vars).
 fn config_json(ctx: &Ctx) -> serde_json::Value {
-    std::fs::read(ctx.root().join("mnt/boot/config.json"))
+    ctx.files()
+        .read(&ctx.at("mnt/boot/config.json"))
         .ok()
+        .flatten()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(json!({}))
 }
 
 /// a config change that needs a reboot (any HOST_CONFIG_* key) is not rebooted into while any
 /// lock is held; the reboot happens after release (from 7.0.0; before, the reboot ignored
-/// locks: hazard)
+/// locks: hazard); with the override config var on, the config reboot goes through a lock
 #[case(
     id = "R1",
     title = "reboot deferral",
@@ -29,7 +31,7 @@ fn r1_reboot_deferral(ctx: &mut Ctx) -> CaseResult {
     ctx.start_simple()?;
     let lock = ctx.primary_path("main");
     ctx.user_lock(&lock)?;
-    let boot = ctx.boot_count()?;
+    let boot = ctx.boot_id()?;
     let before = ctx.kill_snapshot()?;
     let key = format!("{}HOST_CONFIG_gpu_mem", config_prefix(ctx));
     ctx.set_config(&key, Some("16"));
@@ -37,19 +39,35 @@ fn r1_reboot_deferral(ctx: &mut Ctx) -> CaseResult {
     if !ctx.profile.config_reboot_waits_for_locks() {
         // Documented older behaviour: the reboot ignores the lock.
         return ctx.wait_for("the reboot (which ignores locks on this version)", || {
-            Ok((ctx.boot_count()? > boot).then_some(()))
+            Ok((ctx.boot_id()? != boot).then_some(()))
         });
     }
     ctx.settled()?;
     ensure!(
-        ctx.boot_count()? == boot,
+        ctx.boot_id()? == boot,
         "expected no reboot while locked, but the device rebooted"
     );
     ctx.ensure_not_killed(&before, 1)?;
     ctx.release_lock(&lock)?;
     ctx.wait_for("the deferred reboot after release", || {
-        Ok((ctx.boot_count()? > boot).then_some(()))
+        Ok((ctx.boot_id()? != boot).then_some(()))
     })?;
+    // The permanent override covers a config reboot too: the reboot takes
+    // the locks with `force || lockOverride` (v17.3.5
+    // src/device-state/index.ts:494). The override goes on first (turning
+    // it on deletes the locks present then) and the lock is taken after.
+    let name = ctx.profile.override_names()[0];
+    super::override_lock::set_override(ctx, &name, Some("1"));
+    ctx.deploy()?;
+    ctx.wait_applied()?;
+    ctx.user_lock(&lock)?;
+    let boot = ctx.boot_id()?;
+    ctx.set_config(&key, Some("32"));
+    ctx.deploy()?;
+    ctx.wait_for(
+        &format!("the config reboot despite the lock, {}=1", name.name),
+        || Ok((ctx.boot_id()? != boot).then_some(())),
+    )?;
     Ok(())
 }
 
@@ -63,7 +81,7 @@ fn r2_non_reboot_config(ctx: &mut Ctx) -> CaseResult {
     ctx.start_simple()?;
     let lock = ctx.primary_path("main");
     ctx.user_lock(&lock)?;
-    let boot = ctx.boot_count()?;
+    let boot = ctx.boot_id()?;
     let before = ctx.kill_snapshot()?;
     let key = format!("{}SUPERVISOR_POLL_INTERVAL", config_prefix(ctx));
     ctx.set_config(&key, Some("60000"));
@@ -72,7 +90,7 @@ fn r2_non_reboot_config(ctx: &mut Ctx) -> CaseResult {
         Ok((config_json(ctx)["config"][&key] == "60000").then_some(()))
     })?;
     ensure!(
-        ctx.boot_count()? == boot,
+        ctx.boot_id()? == boot,
         "expected no reboot for a non-reboot config var"
     );
     ctx.ensure_not_killed(&before, 1)?;
@@ -80,7 +98,7 @@ fn r2_non_reboot_config(ctx: &mut Ctx) -> CaseResult {
 }
 
 /// POST /v1/reboot and /v1/shutdown answer 423 while locked unless force (from 2.8.0; before
-/// they reboot regardless: hazard)
+/// they reboot regardless: hazard); the forced reboot stops the services
 #[case(
     id = "R3",
     title = "reboot/shutdown API",
@@ -90,7 +108,7 @@ fn r3_reboot_shutdown_api(ctx: &mut Ctx) -> CaseResult {
     ctx.start_simple()?;
     let lock = ctx.primary_path("main");
     ctx.user_lock(&lock)?;
-    let boot = ctx.boot_count()?;
+    let boot = ctx.boot_id()?;
     if !ctx.profile.reboot_api_checks_locks() {
         let status = ctx.post_force("/v1/reboot", false)?;
         ensure!(
@@ -98,7 +116,7 @@ fn r3_reboot_shutdown_api(ctx: &mut Ctx) -> CaseResult {
             "expected this version to reboot despite the lock, got {status}"
         );
         return ctx.wait_for("the reboot (which ignores locks on this version)", || {
-            Ok((ctx.boot_count()? > boot).then_some(()))
+            Ok((ctx.boot_id()? != boot).then_some(()))
         });
     }
     for path in ["/v1/reboot", "/v1/shutdown"] {
@@ -113,15 +131,22 @@ fn r3_reboot_shutdown_api(ctx: &mut Ctx) -> CaseResult {
         );
     }
     ctx.settled()?;
-    ensure!(ctx.boot_count()? == boot, "expected no reboot while locked");
+    ensure!(ctx.boot_id()? == boot, "expected no reboot while locked");
+    let sigterms = ctx.sigterms(1, "main")?;
     let status = ctx.post_force("/v1/reboot", true)?;
     ensure!(
         status == 202,
         "expected a forced reboot to answer 202, got {status}"
     );
     ctx.wait_for("the forced reboot", || {
-        Ok((ctx.boot_count()? > boot).then_some(()))
+        Ok((ctx.boot_id()? != boot).then_some(()))
     })?;
+    // A reboot stops the services (SIGTERM) before the device goes down;
+    // a service that kept running across it was never rebooted.
+    ensure!(
+        ctx.sigterms(1, "main")? > sigterms,
+        "expected the reboot to stop the service (SIGTERM), but it kept running"
+    );
     Ok(())
 }
 
@@ -135,13 +160,15 @@ fn r3_reboot_shutdown_api(ctx: &mut Ctx) -> CaseResult {
 )]
 fn r4_hup_breadcrumbs(ctx: &mut Ctx) -> CaseResult {
     ctx.start_simple()?;
-    let crumb = ctx.root().join("mnt/state/rollback-health-breadcrumb");
-    std::fs::write(&crumb, "").context("creating the breadcrumb")?;
+    let crumb = ctx.at("mnt/state/rollback-health-breadcrumb");
+    ctx.files()
+        .write(&crumb, b"")
+        .context("creating the breadcrumb")?;
     ctx.bump(1);
     ctx.deploy()?;
     ctx.wait_applied()
         .context("an app update must not wait for a HUP breadcrumb")?;
-    let boot = ctx.boot_count()?;
+    let boot = ctx.boot_id()?;
     let status = ctx.post_force("/v1/reboot", false)?;
     ensure!(
         status == 423,
@@ -154,22 +181,19 @@ fn r4_hup_breadcrumbs(ctx: &mut Ctx) -> CaseResult {
             "expected a forced reboot past the breadcrumb, got {status}"
         );
         ctx.wait_for("the forced reboot", || {
-            Ok((ctx.boot_count()? > boot).then_some(()))
+            Ok((ctx.boot_id()? != boot).then_some(()))
         })?;
     } else {
         ensure!(
             status == 423,
             "expected even a forced reboot refused before 12.9.3, got {status}"
         );
-        std::fs::remove_file(&crumb)?;
+        ctx.files().remove(&crumb)?;
         ensure!(
             ctx.post_force("/v1/reboot", false)? == 202,
             "expected the reboot once the breadcrumb is gone"
         );
-        ctx.wait_for(
-            "the reboot",
-            || Ok((ctx.boot_count()? > boot).then_some(())),
-        )?;
+        ctx.wait_for("the reboot", || Ok((ctx.boot_id()? != boot).then_some(())))?;
     }
     Ok(())
 }

@@ -331,6 +331,14 @@ fn legend(out: &mut String, report: &Report, haz: bool, marks: &[Shown]) {
     let _ = writeln!(out, "{line}");
 }
 
+/// The failure section of [`render`] alone, uncoloured: what a test or a
+/// benchmark prints when a run it started did not pass.
+pub fn failures_text(report: &Report) -> String {
+    let mut out = String::new();
+    failures(&mut out, report, false);
+    out
+}
+
 /// One line per failing cell, then per expected failure, then the unexpected
 /// passes, the target and the faults.
 fn failures(out: &mut String, report: &Report, color: bool) {

@@ -347,6 +347,11 @@ fn a_failing_cell_keeps_its_evidence_and_prints_the_rerun_command() {
     );
     assert!(dir.join("logs").is_dir(), "no service logs in {evidence}");
     assert!(dir.join("root").is_dir(), "no device root in {evidence}");
+    let verdict = std::fs::read_to_string(dir.join("verdict.txt")).expect("verdict.txt");
+    assert!(
+        verdict.starts_with("L1 on 17.3.5@5.1.0: FAIL (promised pass)\n") && verdict.len() > 45,
+        "the verdict names the cell, its outcome and the case's detail: {verdict:?}"
+    );
     assert!(
         out.contains(
             "lockcheck run --profile 17.3.5@5.1.0 --case L1 --fault kill-before-all-locks"

@@ -24,9 +24,14 @@ fn all() -> &'static (i32, String, Value) {
     ALL.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("gate.json");
+        // --watch 5: the other tests of this binary (containers, the
+        // matrix) load the machine, and a Python tool's start alone took
+        // longer than the default 2 s once, which reads as "waited".
         let (code, out, err) = lockcheck(&[
             "gate",
             "--all",
+            "--watch",
+            "5",
             "--format",
             "json",
             "--out",

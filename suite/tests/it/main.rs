@@ -7,12 +7,16 @@ mod cleanup;
 /// The lockcheck CLI: usage errors, output files, the CI gate, external targets, evidence.
 mod cli;
 mod common;
+/// Containers on the real engine: refsup in a container, real tools inside services, the suite over the engine.
+mod containers;
 /// Expectations files: parsing, errors, applying to a report, stale entries.
 mod expectations;
 /// The fault catalogue: each injected bug caught by exactly its own cases.
 mod faults;
 /// `lockcheck gate` on the real lock tools from Debian's packages.
 mod gate;
+/// helios judged against its report (when HELIOS_BIN is set).
+mod helios;
 /// The conformance matrix: every case on every default profile.
 mod matrix;
 /// The case registry: exactly one case per SPEC id.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use lockcheck::case;
 use lockcheck::outcome::{Outcome, Promise};
 use lockcheck::runner::{run_cell, RunConfig};
-use lockcheck::target::Embedded;
+use lockcheck::sut::Embedded;
 use rstest::rstest;
 
 #[rstest]
@@ -52,7 +52,8 @@ fn conformance(
     let target = Arc::new(Embedded {
         exe: common::exe(),
         faults: vec![],
-        time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
+        time_scale: lockcheck::sut::EMBEDDED_TIME_SCALE,
+        runtime: Default::default(),
     });
     let cfg = RunConfig {
         profiles: vec![profile.clone()],
@@ -63,7 +64,7 @@ fn conformance(
         progress: false,
         faults: vec![],
         patience: lockcheck::ctx::Patience {
-            time_scale: lockcheck::target::EMBEDDED_TIME_SCALE,
+            time_scale: lockcheck::sut::EMBEDDED_TIME_SCALE,
             ..Default::default()
         },
         runs_dir: None,

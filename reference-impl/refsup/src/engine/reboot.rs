@@ -1,6 +1,7 @@
-//! Reboots and shutdowns: refused or deferred while locked (R1, R3, R4); in
-//! the process runtime a reboot stops every service, wipes `<root>/tmp`,
-//! bumps the boot count and starts them again.
+//! Reboots and shutdowns: refused or deferred while locked (R1, R3, R4). A
+//! simulated reboot (either runtime) stops every service, wipes
+//! `<root>/tmp`, bumps the boot count and starts them again (the Docker
+//! runtime starts the same containers again, as a device's engine does).
 
 use std::collections::{BTreeMap, BTreeSet};
 

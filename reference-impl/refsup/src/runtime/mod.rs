@@ -1,7 +1,8 @@
-//! The runtime seam: how the supervisor runs services. The process runtime
-//! (services are child processes, no daemon) fills it today; a Docker runtime
-//! (containers through the Docker API) fills the same trait.
+//! The runtime seam: how the supervisor runs services. Two runtimes fill it:
+//! [`process`] (services are child processes, no daemon; the default) and
+//! [`docker`] (services are containers on a Docker engine, as on a device).
 
+pub mod docker;
 pub mod process;
 
 use std::collections::BTreeMap;

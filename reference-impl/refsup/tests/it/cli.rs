@@ -61,9 +61,52 @@ fn environment_errors() {
     check(base(root, "3.0.0", "2.0.0"), "unsupported profile");
     check(base(root, "banana", "5.1.0"), "--supervisor-version");
     check(base(root, "17.3.5", "5.x"), "--os-version");
-    let mut docker = base(root, "17.3.5", "5.1.0");
-    docker.extend(["--runtime".into(), "docker".into()]);
-    check(docker, "docker");
+    let docker = |flags: &[&str]| {
+        let mut args = base(root, "17.3.5", "5.1.0");
+        args.extend(flags.iter().map(|s| s.to_string()));
+        args
+    };
+    let no_socket = "unix:///nonexistent/docker.sock";
+    check(
+        docker(&["--runtime", "docker", "--engine", no_socket]),
+        &format!("no container engine at {no_socket}: "),
+    );
+    check(
+        docker(&["--runtime", "docker", "--engine", "tcp://127.0.0.1:1"]),
+        "no container engine at tcp://127.0.0.1:1: ",
+    );
+    check(
+        docker(&["--runtime", "docker", "--engine", "ftp://x"]),
+        "unsupported engine URL",
+    );
+    check(
+        docker(&[
+            "--runtime",
+            "docker",
+            "--engine",
+            no_socket,
+            "--device-id",
+            "a/b",
+        ]),
+        "--device-id",
+    );
+    check(
+        docker(&[
+            "--runtime",
+            "docker",
+            "--engine",
+            no_socket,
+            "--host-root",
+            "rel",
+        ]),
+        "--host-root rel must be an absolute path",
+    );
+    for flag in ["--engine", "--host-root", "--device-id"] {
+        check(
+            docker(&[flag, "x"]),
+            &format!("{flag} is for --runtime docker only"),
+        );
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = listener.local_addr().unwrap().to_string();
     let mut args = base(root, "17.3.5", "5.1.0");

@@ -8,6 +8,8 @@ mod chaos;
 /// The command line: every user mistake is one line on stderr and exit 2.
 mod cli;
 mod common;
+/// The Docker runtime against a real engine (skipped without one).
+mod docker_runtime;
 /// Hostile input and concurrency: one regression test per defect of issue 7.
 mod hostile;
 /// No service outlives refsup: SIGTERM right after a restart, harness marks.
@@ -20,5 +22,7 @@ mod operations;
 mod process_runtime;
 /// End to end: target state, service running, lock, update, release.
 mod smoke;
+/// A forced take gives up on a lock that keeps coming back.
+mod take_all_force_limit;
 /// `TakeAll` against a small model (proptest-state-machine).
 mod take_all_state_machine;

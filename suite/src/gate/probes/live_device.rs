@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use lockgates::Profile;
 use serde_json::{json, Value};
 
-use crate::target::{Device, DeviceOpts, Embedded, Target};
+use crate::sut::{Device, DeviceOpts, Embedded, Sut};
 
 /// How often the device is looked at while waiting for it.
 const POLL: Duration = Duration::from_millis(20);
@@ -30,7 +30,8 @@ impl LiveDevice {
         let target = Embedded {
             exe: lockcheck.to_path_buf(),
             faults: Vec::new(),
-            time_scale: crate::target::EMBEDDED_TIME_SCALE,
+            time_scale: crate::sut::EMBEDDED_TIME_SCALE,
+            runtime: Default::default(),
         };
         let _forking = crate::gate::spawn_guard::forking();
         let device = target

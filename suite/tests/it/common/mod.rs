@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod docker;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Once;

@@ -1,15 +1,23 @@
 //! The embedded reference: `lockcheck refsup ...` on a fresh root per case.
 //! Each refsup carries its cell's mark (and passes it on to its services),
-//! and gets SIGTERM if lockcheck dies, so it stops its services.
+//! and gets SIGTERM if lockcheck dies, so it stops its services. Its services
+//! are processes, or containers on an engine (`refsup --runtime docker`):
+//! then each cell has its own tag of the fixture image, the fixtures log to
+//! stdout and are read through the engine, and the cell's containers and tag
+//! are removed when the device is dropped.
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use lockgates::Profile;
 
-use super::{Device, DeviceOpts, Target};
+use super::engine::cell::CellImage;
+use super::engine::services::EngineServices;
+use super::engine::Engine;
+use super::{Device, DeviceFiles, DeviceOpts, HostFiles, HostServices, Services, Sut};
 use crate::case::Need;
 use crate::cleanup::cell_mark;
 use crate::client::Client;
@@ -28,15 +36,42 @@ pub struct Embedded {
     /// `refsup --time-scale`: the reference's timings (retry backoff, poll
     /// interval, app-lock wait) relative to the real supervisor's.
     pub time_scale: f64,
+    /// How refsup runs its services.
+    pub runtime: EmbeddedRuntime,
+}
+
+/// How the embedded reference runs services.
+#[derive(Debug, Clone, Default)]
+pub enum EmbeddedRuntime {
+    /// Child processes of refsup (no daemon).
+    #[default]
+    Process,
+    /// Containers on an engine, from the fixture image.
+    Docker(Arc<DockerRuntime>),
+}
+
+/// What the Docker runtime needs: the engine and the fixture image built on it.
+#[derive(Debug)]
+pub struct DockerRuntime {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// The fixture image (content-hash tag); each cell tags it anew.
+    pub fixture_image: String,
 }
 
 /// The embedded reference's default `--time-scale`: its retry backoff runs
 /// 1000 times faster than the real one (a 15-minute cap becomes 0.9 s).
 pub const EMBEDDED_TIME_SCALE: f64 = 0.001;
 
-impl Target for Embedded {
+impl Sut for Embedded {
     fn describe(&self) -> String {
-        "embedded reference (refsup, process runtime)".into()
+        match &self.runtime {
+            EmbeddedRuntime::Process => "embedded reference (refsup, process runtime)".into(),
+            EmbeddedRuntime::Docker(d) => format!(
+                "embedded reference (refsup, docker runtime on {})",
+                d.engine.url()
+            ),
+        }
     }
 
     fn offers(&self, _need: Need) -> bool {
@@ -47,9 +82,25 @@ impl Target for Embedded {
         let root = work.join("root");
         // Not create_dir_all: a cell whose scratch dir is gone is over.
         std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
+        let (services, cell): (Box<dyn Services>, _) = match &self.runtime {
+            EmbeddedRuntime::Process => (
+                Box::new(HostServices::new(&self.exe, &work.join("logs"))?),
+                None,
+            ),
+            EmbeddedRuntime::Docker(d) => {
+                let cell = CellImage::new(&d.engine, &d.fixture_image, &cell_mark(work).scope)?;
+                (
+                    Box::new(EngineServices::new(cell.tag(), cell.collector())),
+                    Some(cell),
+                )
+            }
+        };
         let mut device = EmbeddedDevice {
             spec: self.clone(),
             profile: profile.clone(),
+            files: HostFiles::new(&root),
+            services,
+            _cell: cell,
             root,
             child: None,
             client: Client::new("http://0", None),
@@ -67,8 +118,12 @@ struct EmbeddedDevice {
     spec: Embedded,
     profile: Profile,
     root: PathBuf,
+    files: HostFiles,
+    services: Box<dyn Services>,
     child: Option<Child>,
     client: Client,
+    /// Dropped after refsup stopped: removes the cell's containers and tag.
+    _cell: Option<CellImage>,
 }
 
 impl EmbeddedDevice {
@@ -84,6 +139,14 @@ impl EmbeddedDevice {
             extra.extend(["--pause-between-steps".into(), pause.display().to_string()]);
         }
         extra.extend(["--time-scale".into(), self.spec.time_scale.to_string()]);
+        if let EmbeddedRuntime::Docker(d) = &self.spec.runtime {
+            extra.extend([
+                "--runtime".into(),
+                "docker".into(),
+                "--engine".into(),
+                d.engine.url().to_string(),
+            ]);
+        }
         let work = self.root.parent().unwrap_or(&self.root);
         let launched = refsup::launch::Launch {
             program: vec![self.spec.exe.display().to_string(), "refsup".into()],
@@ -108,8 +171,12 @@ impl Device for EmbeddedDevice {
         &self.client
     }
 
-    fn root(&self) -> &Path {
-        &self.root
+    fn files(&self) -> &dyn DeviceFiles {
+        &self.files
+    }
+
+    fn services(&self) -> &dyn Services {
+        self.services.as_ref()
     }
 
     fn restart(&mut self, opts: &DeviceOpts) -> Result<()> {
