@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::release::{self, AppRelease, Svc};
+use crate::steps::StepLog;
 use crate::sut::{ContainerView, Device, DeviceFiles, DeviceOpts, Entry};
 
 /// How long a case waits for something that should happen (default).
@@ -61,6 +62,7 @@ pub struct Ctx {
     pub metrics: Vec<(String, f64)>,
     step_pause_file: Option<PathBuf>,
     started: Instant,
+    steps: StepLog,
 }
 
 impl Ctx {
@@ -69,7 +71,6 @@ impl Ctx {
         Ctx {
             profile,
             device,
-            work,
             state: release::Device::default(),
             releases: 0,
             pause_file: opts.pause_file.clone(),
@@ -77,6 +78,8 @@ impl Ctx {
             metrics: Vec::new(),
             step_pause_file: opts.step_pause_file.clone(),
             started: Instant::now(),
+            steps: StepLog::new(&work),
+            work,
         }
     }
 
@@ -170,7 +173,23 @@ impl Ctx {
     }
 
     fn post_state(&mut self, force: bool) -> Result<()> {
-        self.device.deploy(&self.state, force)
+        let commits: Vec<String> = self
+            .state
+            .apps
+            .iter()
+            .map(|(id, app)| format!("{id}@{}", app.commit))
+            .collect();
+        let sent = self.device.deploy(&self.state, force);
+        self.steps.line(format_args!(
+            "deploy {}{}: {}",
+            commits.join(" "),
+            if force { " (force)" } else { "" },
+            match &sent {
+                Ok(()) => "sent".to_string(),
+                Err(e) => format!("{e:#}"),
+            }
+        ));
+        sent
     }
 
     /// One app with one idle service `main`, deployed and running.
@@ -257,6 +276,29 @@ impl Ctx {
         self.wait_within(patience, "the target state to be applied", || {
             self.is_applied().map(|ok| ok.then_some(()))
         })
+        .map_err(|e| anyhow::anyhow!("{e:#}; {}", self.seen()))
+    }
+
+    /// What the device shows now, for a timed-out wait's message: its
+    /// containers and whether an update is pending.
+    fn seen(&self) -> String {
+        let containers = match self.containers() {
+            Ok(list) if list.is_empty() => "no containers".to_string(),
+            Ok(list) => list
+                .iter()
+                .map(|c| {
+                    let state = if c.running { "running" } else { "not running" };
+                    format!("{}/{}@{} {state}", c.app_id, c.service, c.commit)
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => format!("containers unreadable ({e:#})"),
+        };
+        let pending = match self.device.update_pending() {
+            Ok(p) => format!("update_pending {p}"),
+            Err(e) => format!("update_pending unreadable ({e:#})"),
+        };
+        format!("the device shows {containers}; {pending}")
     }
 
     /// Wait until `f` yields a value; errors from `f` end the wait.
@@ -271,12 +313,28 @@ impl Ctx {
         what: &str,
         mut f: impl FnMut() -> Result<Option<T>>,
     ) -> Result<T> {
-        let deadline = Instant::now() + patience;
+        let began = Instant::now();
+        let deadline = began + patience;
         loop {
-            if let Some(v) = f()? {
-                return Ok(v);
+            match f() {
+                Ok(Some(v)) => {
+                    let took = began.elapsed().as_secs_f64();
+                    self.steps
+                        .line(format_args!("waited {took:.3}s for {what}"));
+                    return Ok(v);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.steps
+                        .line(format_args!("error while waiting for {what}: {e:#}"));
+                    return Err(e);
+                }
             }
             if Instant::now() > deadline {
+                self.steps.line(format_args!(
+                    "timed out after {:.1}s waiting for {what}",
+                    patience.as_secs_f64()
+                ));
                 bail!(
                     "timed out after {:.1}s waiting for {what}",
                     patience.as_secs_f64()

@@ -19,4 +19,5 @@ pub mod profiles;
 pub mod release;
 pub mod report;
 pub mod runner;
+pub mod steps;
 pub mod sut;

@@ -112,6 +112,8 @@ where
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // No colour codes in a log file (a cell's kept refsup.log).
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("REFSUP_LOG")
                 .unwrap_or_else(|_| "refsup=info".into()),

@@ -352,6 +352,13 @@ fn a_failing_cell_keeps_its_evidence_and_prints_the_rerun_command() {
         verdict.starts_with("L1 on 17.3.5@5.1.0: FAIL (promised pass)\n") && verdict.len() > 45,
         "the verdict names the cell, its outcome and the case's detail: {verdict:?}"
     );
+    let steps = std::fs::read_to_string(dir.join("steps.log")).expect("steps.log");
+    assert!(
+        steps.contains("s cell began at ")
+            && steps.contains("s deploy 1@")
+            && steps.contains("for the target state to be applied"),
+        "the step log has the wall time, the deploys and the waits: {steps}"
+    );
     assert!(
         out.contains(
             "lockcheck run --profile 17.3.5@5.1.0 --case L1 --fault kill-before-all-locks"

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::common::docker::{
     exists, idle_service, run_in, start_refsup, tcp_engine, wait_until, DockerEnv, RefsupContainer,
 };
-use crate::common::lockcheck;
+use crate::common::{lockcheck, lockcheck_with_evidence};
 use crate::docker_or_skip;
 
 const NEW: &str = "17.3.5@5.1.0";
@@ -362,6 +362,14 @@ fn sup_answers(url: &str) -> bool {
         .is_ok()
 }
 
+/// `--event-timeout` of the container matrix runs. On CI (twice) the first
+/// cells of both runs waited more than the default 20 s for their release
+/// to apply, while every later cell, and every run on a development
+/// machine, took a few seconds; they start while a dozen other container
+/// tests hit the engine at once. A cell that really hangs still fails, and
+/// its kept `steps.log` and `refsup.log` are printed.
+const CONTAINER_EVENT_TIMEOUT: &str = "60";
+
 /// `lockcheck run --target-url ... --engine tcp://...` judges refsup in a
 /// container through its engine over TCP: fixture image built there, files
 /// through an observer container, logs from the containers.
@@ -371,7 +379,7 @@ fn external_target_observed_through_its_engine_over_tcp() {
     let sup = start_refsup(env, NEW, &[]);
     let engine = tcp_engine();
     let root = sup.root.path().display().to_string();
-    let (code, out, err) = lockcheck(&[
+    let (code, out, err, evidence) = lockcheck_with_evidence(&[
         "run",
         "--target-url",
         &sup.url,
@@ -383,6 +391,8 @@ fn external_target_observed_through_its_engine_over_tcp() {
         NEW,
         "--time-scale",
         "0.001",
+        "--event-timeout",
+        CONTAINER_EVENT_TIMEOUT,
         "--case",
         "L[2567]",
         "--case",
@@ -391,7 +401,10 @@ fn external_target_observed_through_its_engine_over_tcp() {
         "P4",
         "--no-progress",
     ]);
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        code, 0,
+        "stdout:\n{out}\nstderr:\n{err}\nkept evidence:\n{evidence}"
+    );
     assert!(out.contains("engine tcp://127.0.0.1:"), "{out}");
     assert!(out.contains(" 0 failed"), "{out}");
 }
@@ -406,6 +419,8 @@ fn docker_runtime_matrix_matches_the_process_runtime() {
             "run",
             "--runtime",
             runtime,
+            "--event-timeout",
+            CONTAINER_EVENT_TIMEOUT,
             "--format",
             "json",
             "--no-progress",
@@ -413,7 +428,7 @@ fn docker_runtime_matrix_matches_the_process_runtime() {
         for p in &profiles {
             args.extend(["--profile", p]);
         }
-        let (code, out, err) = lockcheck(&args);
+        let (code, out, err, evidence) = lockcheck_with_evidence(&args);
         let report: Report = match serde_json::from_str(&out) {
             Ok(report) => report,
             Err(e) => {
@@ -425,7 +440,7 @@ fn docker_runtime_matrix_matches_the_process_runtime() {
         assert_eq!(
             code,
             0,
-            "--runtime {runtime}:\n{}\nstderr:\n{err}",
+            "--runtime {runtime}:\n{}\nstderr:\n{err}\nkept evidence:\n{evidence}",
             failures_text(&report)
         );
         let mut cells: Vec<(String, String, String)> = report

@@ -56,6 +56,56 @@ pub fn lockcheck(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// How many of each kept log's last lines [`lockcheck_with_evidence`] shows.
+const EVIDENCE_TAIL: usize = 30;
+
+/// [`lockcheck`], plus the tails of the logs (and verdicts) its failing cells
+/// kept, read before the scratch runs dir goes: a CI log then shows why a
+/// cell failed, not only a path that no longer exists.
+pub fn lockcheck_with_evidence(args: &[&str]) -> (i32, String, String, String) {
+    let runs = Scratch::new("cli-test-runs").expect("scratch dir");
+    let out = lockcheck_command(args)
+        .env("LOCKCHECK_RUNS_DIR", runs.path())
+        .output()
+        .expect("run lockcheck");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        evidence_tails(runs.path()),
+    )
+}
+
+/// The last [`EVIDENCE_TAIL`] lines of every `*.log` and `verdict.txt`
+/// under `dir`, each under its path.
+fn evidence_tails(dir: &Path) -> String {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "log")
+                || p.file_name().is_some_and(|n| n == "verdict.txt")
+        })
+        .collect();
+    files.sort();
+    let mut out = String::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(EVIDENCE_TAIL)..];
+        out.push_str(&format!(
+            "--- {} (last {} of {} lines)\n{}\n",
+            file.display(),
+            tail.len(),
+            lines.len(),
+            tail.join("\n")
+        ));
+    }
+    out
+}
+
 /// Assert a usage error: exit 2, one stderr line containing `needle`.
 pub fn usage_error(args: &[&str], needle: &str) {
     let (code, _, err) = lockcheck(args);
