@@ -383,3 +383,47 @@ fn a_failing_cell_keeps_its_evidence_and_prints_the_rerun_command() {
     assert_eq!(code, 0, "{out}");
     assert!(!clean.exists(), "a passing run left {}", clean.display());
 }
+
+/// A wait for a release to apply that runs out says what the device showed
+/// then: the target pauses for good once it has taken its locks for the
+/// update (its pause hook, never released), so L2's apply after the release
+/// cannot happen.
+#[test]
+fn a_timed_out_apply_says_what_the_device_showed() {
+    let hook = tempfile::tempdir().unwrap();
+    let pause = hook.path().join("paused");
+    let pause = pause.to_str().unwrap();
+    let sup = Standalone::start(
+        "17.3.5@5.1.0",
+        &["--pause-after-lock", pause, "--time-scale", "0.001"],
+    );
+    let root = sup.root().to_str().unwrap().to_string();
+    let (code, out, err) = lockcheck(&[
+        "run",
+        "--target-url",
+        &sup.url,
+        "--root",
+        &root,
+        "--profile",
+        "17.3.5@5.1.0",
+        "--case",
+        "L2",
+        "--time-scale",
+        "0.001",
+        "--event-timeout",
+        "1",
+        "--no-progress",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("FAIL L2 on 17.3.5@5.1.0"))
+        .unwrap_or_else(|| panic!("no failure line: {out}"));
+    assert!(
+        line.contains(
+            "waiting for the target state to be applied; \
+             the device shows 1/main@r1 running; update_pending true"
+        ),
+        "{line}"
+    );
+}

@@ -44,16 +44,8 @@ pub fn lockcheck(args: &[&str]) -> (i32, String, String) {
     // Kept evidence of failing cells goes to a scratch dir of this call
     // (gone after it), not the repo; a test that inspects it passes
     // --runs-dir.
-    let runs = Scratch::new("cli-test-runs").expect("scratch dir");
-    let out = lockcheck_command(args)
-        .env("LOCKCHECK_RUNS_DIR", runs.path())
-        .output()
-        .expect("run lockcheck");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err, _) = lockcheck_with_evidence(args);
+    (code, out, err)
 }
 
 /// How many of each kept log's last lines [`lockcheck_with_evidence`] shows.
