@@ -370,6 +370,11 @@ fn sup_answers(url: &str) -> bool {
 /// its kept `steps.log` and `refsup.log` are printed.
 const CONTAINER_EVENT_TIMEOUT: &str = "60";
 
+/// `--case-timeout` of the same runs: on that CI run a whole cell took 35 s
+/// on average, against 3 s here, and the default 90 s would fail a slow
+/// cell of several waits as hung.
+const CONTAINER_CASE_TIMEOUT: &str = "300";
+
 /// `lockcheck run --target-url ... --engine tcp://...` judges refsup in a
 /// container through its engine over TCP: fixture image built there, files
 /// through an observer container, logs from the containers.
@@ -393,6 +398,8 @@ fn external_target_observed_through_its_engine_over_tcp() {
         "0.001",
         "--event-timeout",
         CONTAINER_EVENT_TIMEOUT,
+        "--case-timeout",
+        CONTAINER_CASE_TIMEOUT,
         "--case",
         "L[2567]",
         "--case",
@@ -421,6 +428,13 @@ fn docker_runtime_matrix_matches_the_process_runtime() {
             runtime,
             "--event-timeout",
             CONTAINER_EVENT_TIMEOUT,
+            "--case-timeout",
+            CONTAINER_CASE_TIMEOUT,
+            // Half the default: the engine is the bottleneck (README,
+            // Benchmarks: 3 jobs are about as fast as 6), and the other
+            // container tests share it.
+            "--jobs",
+            "3",
             "--format",
             "json",
             "--no-progress",
