@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 
 use crate::recipe::Recipe;
 use crate::recipes::{fixture_recipe, refsup_recipe};
-use crate::{build, engine, tags};
+use crate::{build, engine, prune, tags};
 
 /// Builds in this process run one at a time, so that callers asking for the
 /// same image at once build it once.
@@ -19,9 +19,10 @@ static BUILDING: Mutex<()> = Mutex::const_new(());
 ///
 /// The cache is the engine itself: an image whose context hashes to `H` is
 /// tagged `lockcheck-<name>:<H[..16]>`, and while that tag exists nothing is
-/// rebuilt. Clean-up helpers never remove cache tags; remove them with
-/// `docker rmi` (`docker images --filter label=io.lockcheck.image`) to force
-/// a rebuild.
+/// rebuilt. A build removes the older cache tags of the same name (sources
+/// changed since), unless a container uses them; nothing else removes cache
+/// tags: remove them with `docker rmi` (`docker images --filter
+/// label=io.lockcheck.image`) to force a rebuild.
 #[derive(Debug)]
 pub struct Images {
     docker: Docker,
@@ -88,6 +89,8 @@ impl Images {
         let tag = recipe.tag();
         self.builds.fetch_add(1, Ordering::SeqCst);
         build::build(&self.docker, recipe, &tag, no_cache).await?;
+        // Best effort: the new image is there whatever happens to the old.
+        let _ = prune::prune_older(&self.docker, &recipe.repository(), &tag).await;
         Ok(tag)
     }
 

@@ -29,6 +29,7 @@ mod elf;
 mod engine;
 mod images;
 mod ldd;
+mod prune;
 mod recipe;
 mod recipes;
 mod snapshot;

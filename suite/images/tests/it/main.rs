@@ -219,3 +219,55 @@ async fn an_unreachable_engine_is_one_clear_error() {
     );
     assert!(!lockcheck_images::engine_available(Some("unix:///nonexistent/docker.sock")).await);
 }
+
+/// A new build of an image removes its older cache tags (the sources
+/// changed), but not one a container still uses, and never another name's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_build_prunes_the_older_ones_not_in_use() {
+    let Some(images) = images().await else { return };
+    let name = |n: &str| format!("images-test-prune-{n}-{}", std::process::id());
+    let recipe = |name: &str, version: &str| {
+        let ctx = Context::new("FROM scratch\nCOPY rootfs/ /\n").unwrap();
+        ctx.write("/etc/version", version.as_bytes(), 0o644)
+            .unwrap();
+        Recipe::new(name, &ctx).unwrap()
+    };
+    let (v1, other) = (recipe(&name("a"), "1"), recipe(&name("b"), "1"));
+    images.ensure(&v1).await.unwrap();
+    images.ensure(&other).await.unwrap();
+    // v2 replaces v1.
+    let v2 = recipe(&name("a"), "2");
+    images.ensure(&v2).await.unwrap();
+    assert!(
+        images.docker().inspect_image(&v1.tag()).await.is_err(),
+        "v1 stayed"
+    );
+    assert!(
+        images.docker().inspect_image(&other.tag()).await.is_ok(),
+        "another name went"
+    );
+    // A container made from v2 keeps it through the build of v3.
+    let body = bollard::models::ContainerCreateBody {
+        image: Some(v2.tag()),
+        cmd: Some(vec!["/none".into()]),
+        ..Default::default()
+    };
+    let user = images.docker().create_container(None, body).await.unwrap();
+    let v3 = recipe(&name("a"), "3");
+    images.ensure(&v3).await.unwrap();
+    assert!(
+        images.docker().inspect_image(&v2.tag()).await.is_ok(),
+        "an image in use went"
+    );
+    let remove = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .build();
+    images
+        .docker()
+        .remove_container(&user.id, Some(remove))
+        .await
+        .unwrap();
+    for tag in [v2.tag(), v3.tag(), other.tag()] {
+        let _ = images.remove_tag(&tag).await;
+    }
+}
