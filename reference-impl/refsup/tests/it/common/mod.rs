@@ -17,12 +17,15 @@ use lockcheck_reaper::{Filter, Mark, Scratch};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-/// A running refsup; SIGTERMed (services stopped) on drop.
+/// A running refsup; SIGTERMed (services stopped) on drop. Its log goes to
+/// a file (not the test binary's stderr, which the harness does not
+/// capture), shown when the test fails.
 pub struct Refsup {
     pub child: Child,
     pub url: String,
     pub root: PathBuf,
     crashed: bool,
+    log: Scratch,
     _dir: Option<Scratch>,
 }
 
@@ -62,12 +65,13 @@ impl Refsup {
             flags.extend(["--stop-timeout".into(), "2".into()]);
         }
         flags.extend(extra.iter().map(|s| s.to_string()));
+        let log = Scratch::new("refsup-test-log").unwrap();
         let launched = refsup::launch::Launch {
             program: vec![bin().into()],
             root: root.to_path_buf(),
             profile: profile.into(),
             extra: flags,
-            log: None,
+            log: Some(log.path().join("refsup.log")),
         }
         .start_with(|cmd| {
             mark(root).apply(cmd);
@@ -79,6 +83,7 @@ impl Refsup {
             url: launched.url,
             root: root.to_path_buf(),
             crashed: false,
+            log,
             _dir: None,
         }
     }
@@ -131,6 +136,10 @@ impl Refsup {
 
 impl Drop for Refsup {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.log.path().join("refsup.log"));
+            eprintln!("refsup's log ({}):\n{}", self.url, log.unwrap_or_default());
+        }
         if self.crashed {
             return; // already reaped: its pid may belong to someone else now
         }
