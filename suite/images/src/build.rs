@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use anyhow::{anyhow, bail, Result};
-use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptions};
 use bollard::{body_full, Docker};
 use futures_util::StreamExt;
 
@@ -38,8 +38,6 @@ pub async fn build(docker: &Docker, recipe: &Recipe, tag: &str, no_cache: bool) 
         // engines (this machine's) have no docker0 bridge to attach to.
         .networkmode("none")
         .nocache(no_cache)
-        // The RUN steps need no network, and a missing bridge cannot fail them.
-        .networkmode("none")
         .build();
     let mut log: Vec<String> = Vec::new();
     let mut stream = docker.build_image(options, None, Some(body_full(tar.into())));
@@ -54,19 +52,45 @@ pub async fn build(docker: &Docker, recipe: &Recipe, tag: &str, no_cache: bool) 
                     );
                 }
                 if let Some(error) = info.error_detail.and_then(|d| d.message) {
+                    remove_steps(docker, &log).await;
                     return Err(failure(tag, &error, &log));
                 }
             }
-            Err(e) => return Err(failure(tag, &e.to_string(), &log)),
+            Err(e) => {
+                remove_steps(docker, &log).await;
+                return Err(failure(tag, &e.to_string(), &log));
+            }
         }
     }
     if docker.inspect_image(tag).await.is_err() {
+        remove_steps(docker, &log).await;
         bail!(
             "{}",
             failure(tag, "the build finished without the image", &log)
         );
     }
     Ok(())
+}
+
+/// The images the classic builder made for the steps that succeeded (its
+/// ` ---> <12 hex>` lines), last first.
+fn step_images(log: &[String]) -> Vec<&str> {
+    log.iter()
+        .rev()
+        .filter_map(|l| l.trim().strip_prefix("---> "))
+        .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect()
+}
+
+/// After a failed build: remove the untagged images of its finished steps,
+/// which nothing names and nothing would remove. One that a tagged image
+/// builds on (a cached step) is refused by the engine and stays.
+async fn remove_steps(docker: &Docker, log: &[String]) {
+    for id in step_images(log) {
+        let _ = docker
+            .remove_image(id, None::<RemoveImageOptions>, None)
+            .await;
+    }
 }
 
 fn failure(tag: &str, why: &str, log: &[String]) -> anyhow::Error {
@@ -77,4 +101,26 @@ fn failure(tag: &str, why: &str, log: &[String]) -> anyhow::Error {
         message.push_str(&tail.join("\n"));
     }
     anyhow!(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_images_are_read_from_the_builders_arrows_last_first() {
+        let log: Vec<String> = [
+            "Step 1/3 : FROM scratch",
+            " --->",
+            "Step 2/3 : COPY rootfs/ /",
+            " ---> 5c967bae2af5",
+            "Step 3/3 : RUN [\"/bin/x\"]",
+            " ---> Running in 0123456789ab",
+            " ---> Using cache",
+            " ---> d2c5bc22e2c0",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(step_images(&log), ["d2c5bc22e2c0", "5c967bae2af5"]);
+    }
 }

@@ -205,6 +205,16 @@ async fn a_failed_build_names_the_image_and_its_log() {
     );
     assert_eq!(images.builds(), 1);
     assert!(images.docker().inspect_image(&recipe.tag()).await.is_err());
+    // The COPY step finished as an image of its own: removed with the
+    // failure, not left dangling on the engine.
+    let step = err
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("---> ").filter(|id| id.len() == 12))
+        .unwrap_or_else(|| panic!("no step image in: {err}"));
+    assert!(
+        images.docker().inspect_image(step).await.is_err(),
+        "the step image {step} stayed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
