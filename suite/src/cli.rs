@@ -101,9 +101,9 @@ pub struct RunArgs {
     /// Seconds before a hung cell is failed.
     #[arg(long, default_value_t = 90, value_name = "SECS")]
     case_timeout: u64,
-    /// Seconds a case waits for something that should happen (raise it for slow real devices).
-    #[arg(long, default_value_t = 20.0, value_name = "SECS")]
-    event_timeout: f64,
+    /// Seconds a case waits for something that should happen [default: 20; 60 when the services are containers: --runtime docker, --engine, --target helios] (raise it for slow real devices).
+    #[arg(long, value_name = "SECS")]
+    event_timeout: Option<f64>,
     /// Seconds a case watches a target without reconcile counters before
     /// asserting that something did not happen.
     #[arg(long, default_value_t = 1.5, value_name = "SECS")]
@@ -264,7 +264,10 @@ fn run(args: RunArgs) -> Result<u8> {
         None => crate::sut::EMBEDDED_TIME_SCALE,
     };
     let patience = crate::ctx::Patience {
-        event: secs("event-timeout", args.event_timeout)?,
+        event: secs(
+            "event-timeout",
+            args.event_timeout.unwrap_or(default_event_timeout(&args)),
+        )?,
         settle: secs("settle", args.settle)?,
         time_scale,
     };
@@ -440,6 +443,24 @@ fn emit(report: &Report, args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--event-timeout` when not given: containers take longer than
+/// processes to create, start and stop, and on a loaded engine (CI, with
+/// other container tests) the first cells of a run took over 20 s to apply
+/// a release.
+fn default_event_timeout(args: &RunArgs) -> f64 {
+    let containers = args.runtime == RuntimeArg::Docker
+        || args.engine.is_some()
+        || args.target == Some(TargetKind::Helios);
+    if containers {
+        CONTAINER_EVENT_TIMEOUT.as_secs_f64()
+    } else {
+        crate::ctx::EVENT_TIMEOUT.as_secs_f64()
+    }
+}
+
+/// The default `--event-timeout` for targets whose services are containers.
+pub const CONTAINER_EVENT_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The flags of this run that a re-run of some of its cells must repeat
 /// (the API key as a variable, never its value).
 fn rerun_flags(args: &RunArgs) -> String {
@@ -468,6 +489,9 @@ fn rerun_flags(args: &RunArgs) -> String {
     }
     if let Some(scale) = args.time_scale {
         flags.push(format!("--time-scale {scale}"));
+    }
+    if let Some(secs) = args.event_timeout {
+        flags.push(format!("--event-timeout {secs}"));
     }
     if let Some(exp) = &args.expectations {
         flags.push(format!("--expectations {}", exp.display()));
@@ -536,5 +560,44 @@ fn print_timings(report: &Report) {
             pick(0.5),
             pick(0.99)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(flags: &[&str]) -> RunArgs {
+        let argv = ["lockcheck", "run"].iter().chain(flags);
+        match Cli::try_parse_from(argv).expect("valid flags").command {
+            Command::Run(args) => *args,
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn containers_get_the_longer_event_timeout_unless_one_is_given() {
+        let default = |flags: &[&str]| default_event_timeout(&run_args(flags));
+        assert_eq!(default(&[]), 20.0);
+        assert_eq!(default(&["--runtime", "docker"]), 60.0);
+        assert_eq!(
+            default(&[
+                "--target-url",
+                "http://d:48484",
+                "--root",
+                "/",
+                "--engine",
+                "tcp://d:2375"
+            ]),
+            60.0
+        );
+        assert_eq!(
+            default(&["--target-url", "http://d:48484", "--root", "/"]),
+            20.0
+        );
+        assert_eq!(default(&["--target", "helios"]), 60.0);
+        let given = run_args(&["--runtime", "docker", "--event-timeout", "5"]);
+        assert_eq!(given.event_timeout, Some(5.0));
+        assert!(rerun_flags(&given).contains("--event-timeout 5"));
     }
 }

@@ -327,6 +327,8 @@ fn a_failing_cell_keeps_its_evidence_and_prints_the_rerun_command() {
         "L1",
         "--case",
         "L2",
+        "--event-timeout",
+        "7.5",
         "--runs-dir",
         runs_dir.to_str().unwrap(),
     ]);
@@ -361,7 +363,8 @@ fn a_failing_cell_keeps_its_evidence_and_prints_the_rerun_command() {
     );
     assert!(
         out.contains(
-            "lockcheck run --profile 17.3.5@5.1.0 --case L1 --fault kill-before-all-locks"
+            "lockcheck run --profile 17.3.5@5.1.0 --case L1 --fault kill-before-all-locks \
+             --event-timeout 7.5"
         ),
         "no re-run command: {out}"
     );
