@@ -3,36 +3,25 @@
 //! ones would stay on the engine for ever. After a build, the other cache
 //! tags of the same repository go, unless a container still uses them.
 
-use std::collections::HashMap;
-
 use anyhow::{Context, Result};
 use bollard::errors::Error;
-use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
+use bollard::query_parameters::RemoveImageOptionsBuilder;
 use bollard::Docker;
 
-use crate::build::IMAGE_LABEL;
-use crate::tags::split_reference;
+use crate::tags::{self, split_reference};
 
 /// Remove every tag of `repository` but `keep` (`repository:tag`) from the
 /// images this crate built; an image a container uses stays (the engine
 /// refuses, and that is fine). Returns the tags removed.
 pub async fn prune_older(docker: &Docker, repository: &str, keep: &str) -> Result<Vec<String>> {
-    let filters = HashMap::from([("label", vec![IMAGE_LABEL])]);
-    let options = ListImagesOptionsBuilder::default()
-        .filters(&filters)
-        .build();
-    let images = docker
-        .list_images(Some(options))
-        .await
-        .context("cannot list the lockcheck images")?;
     let mut removed = Vec::new();
-    for reference in images.iter().flat_map(|i| i.repo_tags.iter()) {
-        if reference == keep || split_reference(reference).0 != repository {
+    for reference in tags::ours(docker).await? {
+        if reference == keep || split_reference(&reference).0 != repository {
             continue;
         }
         let options = RemoveImageOptionsBuilder::default().build();
-        match docker.remove_image(reference, Some(options), None).await {
-            Ok(_) => removed.push(reference.clone()),
+        match docker.remove_image(&reference, Some(options), None).await {
+            Ok(_) => removed.push(reference),
             // Gone already (another process pruned it), or in use.
             Err(Error::DockerResponseServerError {
                 status_code: 404 | 409,

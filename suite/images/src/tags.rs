@@ -56,6 +56,21 @@ pub async fn remove(docker: &Docker, reference: &str) -> Result<bool> {
 /// (those with the [`IMAGE_LABEL`] label), sparing the cache tags. Returns
 /// the tags removed.
 pub async fn remove_with_prefix(docker: &Docker, prefix: &str) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for reference in ours(docker).await? {
+        if reference.starts_with(prefix)
+            && !is_cache_tag(&reference)
+            && remove(docker, &reference).await?
+        {
+            removed.push(reference);
+        }
+    }
+    Ok(removed)
+}
+
+/// Every tag of every image built by this crate (with the [`IMAGE_LABEL`]
+/// label).
+pub async fn ours(docker: &Docker) -> Result<Vec<String>> {
     let filters = HashMap::from([("label", vec![IMAGE_LABEL])]);
     let options = ListImagesOptionsBuilder::default()
         .filters(&filters)
@@ -64,16 +79,7 @@ pub async fn remove_with_prefix(docker: &Docker, prefix: &str) -> Result<Vec<Str
         .list_images(Some(options))
         .await
         .context("cannot list the lockcheck images")?;
-    let mut removed = Vec::new();
-    for reference in images.iter().flat_map(|i| i.repo_tags.iter()) {
-        if reference.starts_with(prefix)
-            && !is_cache_tag(reference)
-            && remove(docker, reference).await?
-        {
-            removed.push(reference.clone());
-        }
-    }
-    Ok(removed)
+    Ok(images.into_iter().flat_map(|i| i.repo_tags).collect())
 }
 
 #[cfg(test)]
