@@ -264,10 +264,10 @@ fn run(args: RunArgs) -> Result<u8> {
         None => crate::sut::EMBEDDED_TIME_SCALE,
     };
     let patience = crate::ctx::Patience {
-        event: secs(
-            "event-timeout",
-            args.event_timeout.unwrap_or(default_event_timeout(&args)),
-        )?,
+        event: match args.event_timeout {
+            Some(v) => secs("event-timeout", v)?,
+            None => default_event_timeout(&args),
+        },
         settle: secs("settle", args.settle)?,
         time_scale,
     };
@@ -443,23 +443,18 @@ fn emit(report: &Report, args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--event-timeout` when not given: containers take longer than
-/// processes to create, start and stop, and on a loaded engine (CI, with
-/// other container tests) the first cells of a run took over 20 s to apply
-/// a release.
-fn default_event_timeout(args: &RunArgs) -> f64 {
+/// `--event-timeout` when not given: longer when the services are
+/// containers.
+fn default_event_timeout(args: &RunArgs) -> Duration {
     let containers = args.runtime == RuntimeArg::Docker
         || args.engine.is_some()
         || args.target == Some(TargetKind::Helios);
     if containers {
-        CONTAINER_EVENT_TIMEOUT.as_secs_f64()
+        crate::ctx::CONTAINER_EVENT_TIMEOUT
     } else {
-        crate::ctx::EVENT_TIMEOUT.as_secs_f64()
+        crate::ctx::EVENT_TIMEOUT
     }
 }
-
-/// The default `--event-timeout` for targets whose services are containers.
-pub const CONTAINER_EVENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The flags of this run that a re-run of some of its cells must repeat
 /// (the API key as a variable, never its value).
@@ -577,7 +572,7 @@ mod tests {
 
     #[test]
     fn containers_get_the_longer_event_timeout_unless_one_is_given() {
-        let default = |flags: &[&str]| default_event_timeout(&run_args(flags));
+        let default = |flags: &[&str]| default_event_timeout(&run_args(flags)).as_secs_f64();
         assert_eq!(default(&[]), 20.0);
         assert_eq!(default(&["--runtime", "docker"]), 60.0);
         assert_eq!(

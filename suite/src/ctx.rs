@@ -17,6 +17,12 @@ use crate::sut::{ContainerView, Device, DeviceFiles, DeviceOpts, Entry};
 
 /// How long a case waits for something that should happen (default).
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The same for targets whose services are containers: they take longer
+/// than processes to create, start and stop, and on a loaded engine (CI,
+/// with other container tests) the first cells of a run took over 20 s to
+/// apply a release.
+pub const CONTAINER_EVENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a case watches a target without reconcile counters before
 /// asserting that something did not happen (default).
 pub const SETTLE: Duration = Duration::from_millis(1500);
@@ -61,7 +67,7 @@ pub struct Ctx {
     /// Measurements a case reports (e.g. U2 latency), in ms.
     pub metrics: Vec<(String, f64)>,
     step_pause_file: Option<PathBuf>,
-    started: Instant,
+    /// The cell's step log; its clock is the cell's.
     steps: StepLog,
 }
 
@@ -77,7 +83,6 @@ impl Ctx {
             patience: Patience::default(),
             metrics: Vec::new(),
             step_pause_file: opts.step_pause_file.clone(),
-            started: Instant::now(),
             steps: StepLog::new(&work),
             work,
         }
@@ -270,7 +275,7 @@ impl Ctx {
     /// at most doubles the time failed so far, and never passes the cap.
     pub fn wait_applied(&self) -> Result<()> {
         let cap = self.profile.retry_cap();
-        let failing = self.started.elapsed() * 2 + Duration::from_secs(1);
+        let failing = self.steps.elapsed() * 2 + Duration::from_secs(1);
         let backoff = cap.min(failing.div_f64(self.patience.time_scale.max(1e-6)));
         let patience = self.patience.event + backoff.mul_f64(self.patience.time_scale);
         self.wait_within(patience, "the target state to be applied", || {
@@ -331,14 +336,12 @@ impl Ctx {
                 }
             }
             if Instant::now() > deadline {
-                self.steps.line(format_args!(
-                    "timed out after {:.1}s waiting for {what}",
-                    patience.as_secs_f64()
-                ));
-                bail!(
+                let why = format!(
                     "timed out after {:.1}s waiting for {what}",
                     patience.as_secs_f64()
                 );
+                self.steps.line(format_args!("{why}"));
+                bail!(why);
             }
             std::thread::sleep(Duration::from_millis(15));
         }

@@ -31,10 +31,15 @@ impl StepLog {
         log
     }
 
+    /// Time since the cell began.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
     /// Append `line`, prefixed with the seconds since the cell began. A
     /// log that cannot be written loses the line, never the cell.
     pub fn line(&self, line: std::fmt::Arguments<'_>) {
-        let secs = self.started.elapsed().as_secs_f64();
+        let secs = self.elapsed().as_secs_f64();
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
+use bollard::models::BuildInfo;
 use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptions};
 use bollard::{body_full, Docker};
 use futures_util::StreamExt;
@@ -40,34 +41,38 @@ pub async fn build(docker: &Docker, recipe: &Recipe, tag: &str, no_cache: bool) 
         .nocache(no_cache)
         .build();
     let mut log: Vec<String> = Vec::new();
-    let mut stream = docker.build_image(options, None, Some(body_full(tar.into())));
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(info) => {
-                if let Some(text) = info.stream {
-                    log.extend(
-                        text.lines()
-                            .filter(|l| !l.trim().is_empty())
-                            .map(String::from),
-                    );
-                }
-                if let Some(error) = info.error_detail.and_then(|d| d.message) {
-                    remove_steps(docker, &log).await;
-                    return Err(failure(tag, &error, &log));
-                }
-            }
-            Err(e) => {
-                remove_steps(docker, &log).await;
-                return Err(failure(tag, &e.to_string(), &log));
-            }
+    let stream = docker.build_image(options, None, Some(body_full(tar.into())));
+    let outcome = match follow(stream, &mut log).await {
+        Ok(()) if docker.inspect_image(tag).await.is_err() => {
+            Err("the build finished without the image".to_string())
         }
-    }
-    if docker.inspect_image(tag).await.is_err() {
+        other => other,
+    };
+    if let Err(why) = outcome {
         remove_steps(docker, &log).await;
-        bail!(
-            "{}",
-            failure(tag, "the build finished without the image", &log)
-        );
+        return Err(failure(tag, &why, &log));
+    }
+    Ok(())
+}
+
+/// Read the build's output into `log` until it ends; `Err` with the
+/// engine's reason if it failed.
+async fn follow(
+    mut stream: impl futures_util::Stream<Item = Result<BuildInfo, bollard::errors::Error>> + Unpin,
+    log: &mut Vec<String>,
+) -> Result<(), String> {
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| e.to_string())?;
+        if let Some(text) = info.stream {
+            log.extend(
+                text.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(String::from),
+            );
+        }
+        if let Some(error) = info.error_detail.and_then(|d| d.message) {
+            return Err(error);
+        }
     }
     Ok(())
 }

@@ -3,31 +3,23 @@
 //! ones would stay on the engine for ever. After a build, the other cache
 //! tags of the same repository go, unless a container still uses them.
 
-use anyhow::{Context, Result};
-use bollard::errors::Error;
-use bollard::query_parameters::RemoveImageOptionsBuilder;
+use anyhow::Result;
 use bollard::Docker;
 
 use crate::tags::{self, split_reference};
 
 /// Remove every tag of `repository` but `keep` (`repository:tag`) from the
 /// images this crate built; an image a container uses stays (the engine
-/// refuses, and that is fine). Returns the tags removed.
+/// refuses, and that is fine, as is a tag another process removed first).
+/// Returns the tags removed.
 pub async fn prune_older(docker: &Docker, repository: &str, keep: &str) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for reference in tags::ours(docker).await? {
-        if reference == keep || split_reference(&reference).0 != repository {
-            continue;
-        }
-        let options = RemoveImageOptionsBuilder::default().build();
-        match docker.remove_image(&reference, Some(options), None).await {
-            Ok(_) => removed.push(reference),
-            // Gone already (another process pruned it), or in use.
-            Err(Error::DockerResponseServerError {
-                status_code: 404 | 409,
-                ..
-            }) => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot remove {reference}")),
+        if reference != keep
+            && split_reference(&reference).0 == repository
+            && tags::remove(docker, &reference).await.unwrap_or(false)
+        {
+            removed.push(reference);
         }
     }
     Ok(removed)

@@ -41,9 +41,6 @@ pub fn lockcheck_command(args: &[&str]) -> Command {
 
 /// Run `lockcheck ARGS`: (exit code, stdout, stderr).
 pub fn lockcheck(args: &[&str]) -> (i32, String, String) {
-    // Kept evidence of failing cells goes to a scratch dir of this call
-    // (gone after it), not the repo; a test that inspects it passes
-    // --runs-dir.
     let (code, out, err, _) = lockcheck_with_evidence(args);
     (code, out, err)
 }
@@ -55,6 +52,9 @@ const EVIDENCE_TAIL: usize = 30;
 /// kept, read before the scratch runs dir goes: a CI log then shows why a
 /// cell failed, not only a path that no longer exists.
 pub fn lockcheck_with_evidence(args: &[&str]) -> (i32, String, String, String) {
+    // Kept evidence of failing cells goes to a scratch dir of this call
+    // (gone after it), not the repo; a test that inspects it passes
+    // --runs-dir.
     let runs = Scratch::new("cli-test-runs").expect("scratch dir");
     let out = lockcheck_command(args)
         .env("LOCKCHECK_RUNS_DIR", runs.path())
