@@ -1,6 +1,7 @@
 //! Timings of the Docker side, in one run: the fixture image cache hit
 //! (budget 5 s), one container's life (create + start + exec + stop +
-//! remove) against the baseline of spawning the same program as a process,
+//! remove) on refsup's network mode and on a network namespace of its own,
+//! against the baseline of spawning the same program as a process,
 //! and the full default matrix on `--runtime docker` warm (budget 5 min)
 //! next to the process runtime's. `cargo bench -p lockcheck --bench
 //! containers` (needs an engine; `LOCKCHECK_BENCH_MATRIX=0` skips the
@@ -19,6 +20,7 @@ use lockcheck::report::human::failures_text;
 use lockcheck::report::Report;
 use lockcheck::sut::engine::exec::exec;
 use lockcheck::sut::engine::Engine;
+use refsup::runtime::docker::NETWORK_MODE;
 
 const LIVES: u32 = 10;
 
@@ -27,7 +29,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn container_life(engine: &Engine, image: &str) -> Duration {
+fn container_life(engine: &Engine, image: &str, network_mode: &str) -> Duration {
     let t = Instant::now();
     engine.block_on(async {
         let body = ContainerCreateBody {
@@ -38,7 +40,7 @@ fn container_life(engine: &Engine, image: &str) -> Duration {
                 "bench".into(),
             )])),
             host_config: Some(HostConfig {
-                network_mode: Some("none".into()),
+                network_mode: Some(network_mode.into()),
                 ..HostConfig::default()
             }),
             ..ContainerCreateBody::default()
@@ -145,17 +147,25 @@ fn main() {
         if hit < Duration::from_secs(5) { "within" } else { "OVER" }
     );
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_lockcheck"));
-    let containers = median(
-        (0..LIVES)
-            .map(|_| container_life(&engine, &image))
-            .collect(),
-    );
+    let lives = |mode: &str| {
+        median(
+            (0..LIVES)
+                .map(|_| container_life(&engine, &image, mode))
+                .collect(),
+        )
+    };
+    let (containers, own_netns) = (lives(NETWORK_MODE), lives("none"));
     let processes = median((0..LIVES).map(|_| process_life(&exe)).collect());
     println!(
-        "one container's life (create+start+exec+stop+remove): median {:.0} ms; one process (spawn+wait) {:.1} ms; ratio {:.0}x",
+        "one container's life (create+start+exec+stop+remove), network {NETWORK_MODE} as refsup runs services: median {:.0} ms; one process (spawn+wait) {:.1} ms; ratio {:.0}x",
         containers.as_secs_f64() * 1000.0,
         processes.as_secs_f64() * 1000.0,
         containers.as_secs_f64() / processes.as_secs_f64()
+    );
+    println!(
+        "the same with a network namespace of its own (network none): median {:.0} ms, {:.2}x refsup's",
+        own_netns.as_secs_f64() * 1000.0,
+        own_netns.as_secs_f64() / containers.as_secs_f64()
     );
     if std::env::var("LOCKCHECK_BENCH_MATRIX").as_deref() == Ok("0") {
         return;

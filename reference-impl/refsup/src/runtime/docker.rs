@@ -14,7 +14,8 @@
 //!   paths with `--root` replaced by `--host-root` (where the engine's host
 //!   sees refsup's root: differs when refsup itself runs in a container).
 //!   The lock dir is created (0755, if missing) before the container.
-//!   Network mode `none`: services need no network.
+//!   Network mode `host` (`create_body::NETWORK_MODE`: a network namespace
+//!   per container would cost the engine a quarter of a container's life).
 //! - **Labels** (`labels`): `io.balena.supervised`, `io.balena.app-id`,
 //!   `io.balena.service-name`, the service's own labels, and
 //!   `io.lockcheck.{device,run,cell,commit,release-id,spec-hash,seq,spec}`.
@@ -69,6 +70,7 @@ use bollard::Docker;
 
 use super::{Container, Runtime, RuntimeError, RuntimeResult, ServiceInstance};
 pub use connect::{connect, engine_url, DEFAULT_ENGINE};
+pub use create_body::NETWORK_MODE;
 pub use device::device_id;
 pub use images::KEEPER_REPO;
 

@@ -1,7 +1,7 @@
 //! What a service's container is made of: its name, image, command,
 //! environment, user, labels and bind mounts (the lock dir at `/tmp/balena`
 //! and `/tmp/resin`, the data dir at `/data`), with host paths as the
-//! engine's host sees them (`--host-root`), and no network.
+//! engine's host sees them (`--host-root`), and the host's network.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,10 +21,14 @@ pub const LOCK_MOUNTS: [&str; 2] = ["/tmp/balena", "/tmp/resin"];
 /// Where the data dir is mounted.
 pub const DATA_MOUNT: &str = "/data";
 
-/// Services get no network: the lock contract needs none, and it spares
-/// the engine a bridge endpoint per container (some engines, like one in a
-/// container without a `docker0` bridge, cannot make one at all).
-pub const NETWORK_MODE: &str = "none";
+/// Services share the host's network (compose `network_mode: host`, which
+/// the real supervisor supports). The lock contract needs no network of its
+/// own, and a container with one costs the engine a network namespace and a
+/// `libnetwork-setkey` hook (dockerd run again) on every start: about 100 ms
+/// of CPU per container here, a quarter of a container's life (README,
+/// Benchmarks). A bridge is out anyway: some engines, like one in a
+/// container without a `docker0` bridge, cannot make one.
+pub const NETWORK_MODE: &str = "host";
 
 /// How refsup's paths map to the engine host's.
 #[derive(Debug, Clone)]
@@ -166,7 +170,9 @@ mod tests {
             body.env.unwrap(),
             ["A=1", "LOCK=/tmp/balena/updates.lock", "LOCKCHECK_RUN=1:2"]
         );
-        let mounts = body.host_config.unwrap().mounts.unwrap();
+        let host_config = body.host_config.unwrap();
+        assert_eq!(host_config.network_mode.as_deref(), Some("host"));
+        let mounts = host_config.mounts.unwrap();
         let pairs: Vec<(String, String)> = mounts
             .into_iter()
             .map(|m| (m.source.unwrap(), m.target.unwrap()))
