@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use lockcheck_images::{fixture_recipe, Images, StaticBins};
+use lockcheck_images::{fixture_recipe, Images, StaticBin};
 
 /// Warm asks and pings timed; the median is reported.
 const ROUNDS: usize = 10;
@@ -42,8 +42,8 @@ async fn main() -> anyhow::Result<()> {
     }
     row("engine ping (median)", median(pings));
 
-    let (_, took) = timed(StaticBins::get()).await?;
-    row("static binaries, first ask in a process (cargo)", took);
+    let (_, took) = timed(StaticBin::FixtureApp.get()).await?;
+    row("static fixture-app, first ask in a process (cargo)", took);
     let (recipe, took) = timed(fixture_recipe()).await?;
     row("fixture context: assemble + hash", took);
 

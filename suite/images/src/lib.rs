@@ -47,4 +47,4 @@ pub use recipes::fixture::FIXTURE_APP;
 pub use recipes::refsup::REFSUP;
 pub use recipes::{fixture_recipe, refsup_recipe};
 pub use snapshot::{Entry, Kind};
-pub use static_bins::{StaticBins, STATIC_BINS_ENV};
+pub use static_bins::{StaticBin, STATIC_BINS_ENV};

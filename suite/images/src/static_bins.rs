@@ -8,8 +8,9 @@
 //! they are taken from `<dir>` instead, for an installed lockcheck without
 //! sources. Either way each is checked to be really static.
 //!
-//! The build runs once per process (every caller waits for the first) and
-//! once at a time per target dir (an exclusive `flock` on a file in it), and
+//! Each program is built only when its image is asked for (the fixture
+//! image never waits for refsup's build), at most once per process (every
+//! caller waits for the first), and once at a time per target dir (an exclusive `flock` on a file in it), and
 //! cargo's output is shown only if the build fails.
 
 use std::fs::File;
@@ -32,28 +33,43 @@ const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// How many of cargo's last output lines a failed build reports.
 const ERROR_TAIL: usize = 40;
 
-/// Paths of the statically linked workspace programs.
-#[derive(Debug, Clone)]
-pub struct StaticBins {
-    /// The fixture service program (package `fixture-app`).
-    pub fixture_app: PathBuf,
-    /// The reference supervisor (package `refsup`).
-    pub refsup: PathBuf,
+/// A workspace program that goes into an image, built statically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaticBin {
+    /// The fixture service program (package `fixture-app`), for the
+    /// fixture image.
+    FixtureApp,
+    /// The reference supervisor (package `refsup`), for the refsup image.
+    Refsup,
 }
 
-/// The outcome of the one build of this process; an error is kept as its
-/// message so that later callers get it without building again.
-static BINS: OnceCell<Result<StaticBins, String>> = OnceCell::const_new();
+/// The outcome of each program's one build in this process; an error is
+/// kept as its message so that later callers get it without building again.
+static FIXTURE_APP: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
+static REFSUP: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
 
-impl StaticBins {
-    /// The static binaries: from [`STATIC_BINS_ENV`] if set, else built (the
+impl StaticBin {
+    /// The cargo package, which is also the binary's name.
+    pub fn package(self) -> &'static str {
+        match self {
+            StaticBin::FixtureApp => "fixture-app",
+            StaticBin::Refsup => "refsup",
+        }
+    }
+
+    /// The static binary: from [`STATIC_BINS_ENV`] if set, else built, only
+    /// this program, so a fixture image never waits for refsup's build (the
     /// first call of a process runs cargo, which is a no-op of about a second
     /// when nothing changed and minutes from cold; later calls return at
     /// once).
-    pub async fn get() -> Result<StaticBins> {
-        let outcome = BINS
+    pub async fn get(self) -> Result<PathBuf> {
+        let cell = match self {
+            StaticBin::FixtureApp => &FIXTURE_APP,
+            StaticBin::Refsup => &REFSUP,
+        };
+        let outcome = cell
             .get_or_init(|| async {
-                tokio::task::spawn_blocking(locate)
+                tokio::task::spawn_blocking(move || locate(self))
                     .await
                     .map_err(|e| anyhow!("the static build task failed: {e}"))
                     .and_then(|r| r)
@@ -64,33 +80,23 @@ impl StaticBins {
     }
 }
 
-/// Finds or builds the binaries and checks them; blocking.
-fn locate() -> Result<StaticBins> {
+/// Finds or builds `bin` and checks it; blocking.
+fn locate(bin: StaticBin) -> Result<PathBuf> {
     let prebuilt = std::env::var_os(STATIC_BINS_ENV).filter(|d| !d.is_empty());
-    locate_in(prebuilt.as_deref().map(Path::new))
+    locate_in(bin, prebuilt.as_deref().map(Path::new))
 }
 
-/// The binaries in `prebuilt` if given, else built; checked to be static.
-fn locate_in(prebuilt: Option<&Path>) -> Result<StaticBins> {
-    let bins = match prebuilt {
-        Some(dir) => in_dir(dir),
-        None => build(&workspace_root()?)?,
+/// `bin` in `prebuilt` if given, else built; checked to be static.
+fn locate_in(bin: StaticBin, prebuilt: Option<&Path>) -> Result<PathBuf> {
+    let path = match prebuilt {
+        Some(dir) => dir.join(bin.package()),
+        None => build(&workspace_root()?, bin)?,
     };
-    for bin in [&bins.fixture_app, &bins.refsup] {
-        if !bin.is_file() {
-            bail!("{} does not exist", bin.display());
-        }
-        check_static(bin)?;
+    if !path.is_file() {
+        bail!("{} does not exist", path.display());
     }
-    Ok(bins)
-}
-
-/// The binaries as named inside `dir`.
-fn in_dir(dir: &Path) -> StaticBins {
-    StaticBins {
-        fixture_app: dir.join("fixture-app"),
-        refsup: dir.join("refsup"),
-    }
+    check_static(&path)?;
+    Ok(path)
 }
 
 /// The workspace this crate was compiled from.
@@ -110,8 +116,9 @@ fn workspace_root() -> Result<PathBuf> {
     Ok(root.canonicalize().unwrap_or(root))
 }
 
-/// Runs the static cargo build in `root` under the target dir's lock.
-fn build(root: &Path) -> Result<StaticBins> {
+/// Runs the static cargo build of `bin` in `root` under the target dir's
+/// lock.
+fn build(root: &Path, bin: StaticBin) -> Result<PathBuf> {
     let target_dir = root.join("target").join("static");
     std::fs::create_dir_all(&target_dir)
         .with_context(|| format!("cannot create {}", target_dir.display()))?;
@@ -121,7 +128,7 @@ fn build(root: &Path) -> Result<StaticBins> {
         .current_dir(root)
         .args(["build", "--release", "--target", TARGET, "--target-dir"])
         .arg(&target_dir)
-        .args(["-p", "fixture-app", "-p", "refsup"])
+        .args(["-p", bin.package()])
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
@@ -133,12 +140,13 @@ fn build(root: &Path) -> Result<StaticBins> {
         let lines: Vec<&str> = log.lines().collect();
         let tail = lines[lines.len().saturating_sub(ERROR_TAIL)..].join("\n");
         bail!(
-            "the static build of fixture-app and refsup failed ({}) in {}:\n{tail}",
+            "the static build of {} failed ({}) in {}:\n{tail}",
+            bin.package(),
             output.status,
             root.display()
         );
     }
-    Ok(in_dir(&target_dir.join(TARGET).join("release")))
+    Ok(target_dir.join(TARGET).join("release").join(bin.package()))
 }
 
 /// Takes the exclusive lock of `dir`, waiting for whoever holds it.
@@ -175,8 +183,10 @@ mod tests {
         let Some(dir) = dir_of("/bin/busybox") else {
             return;
         };
-        let bins = locate_in(Some(dir.path())).unwrap();
-        assert_eq!(bins.refsup, dir.path().join("refsup"));
+        for bin in [StaticBin::FixtureApp, StaticBin::Refsup] {
+            let path = locate_in(bin, Some(dir.path())).unwrap();
+            assert_eq!(path, dir.path().join(bin.package()));
+        }
     }
 
     #[test]
@@ -184,7 +194,9 @@ mod tests {
         let Some(dir) = dir_of("/usr/bin/flock") else {
             return;
         };
-        let err = locate_in(Some(dir.path())).unwrap_err().to_string();
+        let err = locate_in(StaticBin::FixtureApp, Some(dir.path()))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("fixture-app is not statically linked"),
             "{err}"
@@ -192,9 +204,25 @@ mod tests {
     }
 
     #[test]
+    fn one_program_needs_only_its_own_binary() {
+        let Some(dir) = dir_of("/bin/busybox") else {
+            return;
+        };
+        std::fs::remove_file(dir.path().join("refsup")).unwrap();
+        let path = locate_in(StaticBin::FixtureApp, Some(dir.path())).unwrap();
+        assert_eq!(path, dir.path().join("fixture-app"));
+        let err = locate_in(StaticBin::Refsup, Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refsup does not exist"), "{err}");
+    }
+
+    #[test]
     fn missing_prebuilt_binaries_are_named() {
         let dir = tempfile::tempdir().unwrap();
-        let err = locate_in(Some(dir.path())).unwrap_err().to_string();
-        assert!(err.contains("fixture-app does not exist"), "{err}");
+        let err = locate_in(StaticBin::Refsup, Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refsup does not exist"), "{err}");
     }
 }

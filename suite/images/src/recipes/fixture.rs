@@ -8,7 +8,6 @@ use anyhow::{bail, Result};
 use super::base;
 use crate::context::Context;
 use crate::recipe::Recipe;
-use crate::static_bins::StaticBins;
 
 /// The image name.
 pub const NAME: &str = "fixture";
@@ -32,9 +31,9 @@ const OPTIONAL_TOOLS: &[&str] = &[
     "/usr/bin/dotlockfile",
 ];
 
-/// The fixture image's recipe from the static `bins` and the host's lock
+/// The fixture image's recipe from the static fixture-app `bin` and the host's lock
 /// tools (each with its shared libraries and the dynamic loader).
-pub fn recipe(bins: &StaticBins) -> Result<Recipe> {
+pub fn recipe(bin: &Path) -> Result<Recipe> {
     let dockerfile = format!(
         "FROM scratch\nCOPY rootfs/ /\n{}\n{}\nCMD [\"{FIXTURE_APP}\", \"--help\"]\n",
         base::INSTALL_APPLETS,
@@ -42,7 +41,7 @@ pub fn recipe(bins: &StaticBins) -> Result<Recipe> {
     );
     let ctx = Context::new(&dockerfile)?;
     base::add(&ctx)?;
-    ctx.copy(&bins.fixture_app, FIXTURE_APP, 0o755)?;
+    ctx.copy(bin, FIXTURE_APP, 0o755)?;
     for (tool, package) in REQUIRED_TOOLS {
         if !Path::new(tool).is_file() {
             bail!("{tool} not found: install {package} (apt-get install {package})");

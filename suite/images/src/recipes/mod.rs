@@ -8,18 +8,18 @@ pub mod refsup;
 use anyhow::{anyhow, Result};
 
 use crate::recipe::Recipe;
-use crate::static_bins::StaticBins;
+use crate::static_bins::StaticBin;
 
-/// The `fixture` image's recipe (static binaries first, see [`StaticBins`]).
+/// The `fixture` image's recipe (its static binary first, see [`StaticBin`]).
 pub async fn fixture_recipe() -> Result<Recipe> {
-    let bins = StaticBins::get().await?;
-    blocking(move || fixture::recipe(&bins)).await
+    let bin = StaticBin::FixtureApp.get().await?;
+    blocking(move || fixture::recipe(&bin)).await
 }
 
-/// The `refsup` image's recipe (static binaries first, see [`StaticBins`]).
+/// The `refsup` image's recipe (its static binary first, see [`StaticBin`]).
 pub async fn refsup_recipe() -> Result<Recipe> {
-    let bins = StaticBins::get().await?;
-    blocking(move || refsup::recipe(&bins)).await
+    let bin = StaticBin::Refsup.get().await?;
+    blocking(move || refsup::recipe(&bin)).await
 }
 
 /// Runs the file copying and hashing of an assembly off the async workers.
