@@ -3,11 +3,12 @@
 use std::ffi::OsStr;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{fstatat, Mode};
-use nix::unistd::{close, fchown, getegid, geteuid, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{close, fchown, getegid, geteuid, linkat, unlinkat, Gid, Uid, UnlinkatFlags};
 
 use crate::{LockError, Owner};
 
@@ -59,10 +60,21 @@ impl Lock {
 /// at all exists there, which is what makes it safe against a concurrent
 /// taker (`SPEC.md`, "Exclusive create").
 ///
-/// `open(path, O_CREAT|O_EXCL|O_NOFOLLOW|O_WRONLY|O_CLOEXEC, mode)`, then
-/// `fchown` to `opts.owner` if one is given and it differs from the current
-/// effective uid/gid (so the common case costs exactly `open` + `close`).
-/// If `fchown` fails the new file is unlinked and [`LockError::Permission`]
+/// With no owner to change (`opts.owner` is `None` or the effective
+/// uid/gid): `open(path, O_CREAT|O_EXCL|O_NOFOLLOW|O_WRONLY|O_CLOEXEC,
+/// mode)` and `close`, nothing more.
+///
+/// With another owner, the lock must never be seen with the wrong one, not
+/// even after a crash between two syscalls: a root-owned lock left by a
+/// supervisor that owns its locks as nobody would look like a user's lock
+/// and block every later update. So the file is made under a private name
+/// in the same directory (`.<name>.take-<pid>-<n>`, exclusive create),
+/// `fchown`ed, and hard-linked to `path` (`link` fails on any entry there,
+/// a dangling symlink too, and never follows one), then the private name
+/// is unlinked. This is how procmail's `lockfile` makes a lock, which the
+/// supervisor runs as uid 65534 from 13.1.0 (`src/lib/lockfile.ts`, commit
+/// 51e63ea2). A crash leaves at most the private name, never a lock. If
+/// `fchown` fails nothing is left and [`LockError::Permission`] is
 /// returned. No file descriptor is kept open.
 ///
 /// Errors: [`LockError::Held`] if any entry (file, directory, symlink,
@@ -86,34 +98,83 @@ pub(crate) fn take_at(
     path: &Path,
     opts: &TakeOptions,
 ) -> Result<Lock, LockError> {
-    let flags =
-        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
-    let fd = match openat(dir, name, flags, Mode::from_bits_truncate(opts.mode)) {
-        Ok(fd) => fd,
-        Err(Errno::ELOOP) => return Err(loop_error(dir, name, path)),
-        Err(e) => return Err(LockError::from_errno(path, e)),
-    };
-    if let Some(owner) = opts.owner {
-        if owner.uid != geteuid().as_raw() || owner.gid != getegid().as_raw() {
-            let res = fchown(
-                fd,
-                Some(Uid::from_raw(owner.uid)),
-                Some(Gid::from_raw(owner.gid)),
-            );
-            if let Err(e) = res {
-                let _ = close(fd);
-                let _ = unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
-                return Err(LockError::permission(path, e));
-            }
+    match opts.owner {
+        // A path with no file name (`..`) is always there: the plain create
+        // says so.
+        Some(owner)
+            if (owner.uid != geteuid().as_raw() || owner.gid != getegid().as_raw())
+                && Path::new(name).file_name().is_some() =>
+        {
+            take_as(dir, name, path, opts.mode, owner)?
         }
-    }
-    if let Err(e) = close(fd) {
-        let _ = unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
-        return Err(LockError::io(path, e));
+        _ => create(dir, name, path, opts.mode)?,
     }
     Ok(Lock {
         path: path.to_path_buf(),
     })
+}
+
+const CREATE_FLAGS: OFlag = OFlag::O_CREAT
+    .union(OFlag::O_EXCL)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_WRONLY)
+    .union(OFlag::O_CLOEXEC);
+
+/// Exclusive create of `name` with the creator's ids.
+fn create(dir: Option<RawFd>, name: &OsStr, path: &Path, mode: u32) -> Result<(), LockError> {
+    let fd = match openat(dir, name, CREATE_FLAGS, Mode::from_bits_truncate(mode)) {
+        Ok(fd) => fd,
+        Err(Errno::ELOOP) => return Err(loop_error(dir, name, path)),
+        Err(e) => return Err(LockError::from_errno(path, e)),
+    };
+    if let Err(e) = close(fd) {
+        let _ = unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
+        return Err(LockError::io(path, e));
+    }
+    Ok(())
+}
+
+/// Numbers the private names of one process's takes.
+static STAGED: AtomicU64 = AtomicU64::new(0);
+
+/// `name` made already owned by `owner`: a private file, `fchown`ed, then
+/// linked to `name` (see [`take`]); the private name is always removed.
+fn take_as(
+    dir: Option<RawFd>,
+    name: &OsStr,
+    path: &Path,
+    mode: u32,
+    owner: Owner,
+) -> Result<(), LockError> {
+    // Beside `name`: `name` may be a whole path (unconfined `take`).
+    let name_path = Path::new(name);
+    let mut file = std::ffi::OsString::from(".");
+    file.push(name_path.file_name().unwrap_or_default());
+    file.push(format!(
+        ".take-{}-{}",
+        std::process::id(),
+        STAGED.fetch_add(1, Ordering::Relaxed)
+    ));
+    let stage = name_path.with_file_name(&file);
+    let stage = stage.as_os_str();
+    let fd = openat(dir, stage, CREATE_FLAGS, Mode::from_bits_truncate(mode))
+        .map_err(|e| LockError::from_errno(path, e))?;
+    let chowned = fchown(
+        fd,
+        Some(Uid::from_raw(owner.uid)),
+        Some(Gid::from_raw(owner.gid)),
+    );
+    let closed = close(fd);
+    let owned = match (chowned, closed) {
+        (Err(e), _) => Err(LockError::permission(path, e)),
+        (Ok(()), Err(e)) => Err(LockError::io(path, e)),
+        (Ok(()), Ok(())) => Ok(()),
+    };
+    let linked = owned.and_then(|()| {
+        linkat(dir, stage, dir, name, AtFlags::empty()).map_err(|e| LockError::from_errno(path, e))
+    });
+    let _ = unlinkat(dir, stage, UnlinkatFlags::NoRemoveDir);
+    linked
 }
 
 /// `ELOOP` from `open`: `O_NOFOLLOW` met a symlink at the lock path (held),

@@ -4,8 +4,10 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, geteuid, setgid, setgroups, setuid, ForkResult, Gid, Uid};
 use rstest::rstest;
@@ -299,6 +301,62 @@ fn failed_fchown_is_permission_and_leaves_nothing() {
         fs::symlink_metadata(&path).is_err(),
         "the file created before the failed fchown was left behind"
     );
+    let left: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// A taker SIGKILLed at any instant of a take for another owner leaves
+/// either nothing or a lock of that owner at the lock path: never one
+/// with the creator's ids, which would look like somebody else's lock
+/// (root-owned here) and block forever. Before the lock was made under a
+/// private name, a kill between `open` and `fchown` left exactly that
+/// (refsup's chaos test hit it).
+#[test]
+fn a_kill_mid_take_never_leaves_a_lock_of_the_wrong_owner() {
+    if !geteuid().is_root() {
+        eprintln!("skipped: needs root to give a lock to uid 65534");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = lock_in(&dir);
+    let opts = TakeOptions {
+        owner: Some(Owner::NOBODY),
+        ..TakeOptions::default()
+    };
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut seen_locks = 0;
+    for round in 0..200 {
+        // SAFETY: the child only makes syscalls in a loop until killed.
+        match unsafe { fork() }.expect("fork") {
+            ForkResult::Child => loop {
+                if let Ok(lock) = take(&path, &opts) {
+                    let _ = lock.release();
+                }
+            },
+            ForkResult::Parent { child } => {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                std::thread::sleep(Duration::from_micros(200 + rng % 800));
+                kill(child, Signal::SIGKILL).unwrap();
+                waitpid(child, None).unwrap();
+            }
+        }
+        if let Ok(meta) = fs::symlink_metadata(&path) {
+            seen_locks += 1;
+            assert_eq!(
+                (meta.uid(), meta.gid()),
+                (65534, 65534),
+                "round {round}: a kill left a lock of the wrong owner"
+            );
+            fs::remove_file(&path).unwrap();
+        }
+        // A private name left by the kill is not a lock; clear it.
+        for e in fs::read_dir(dir.path()).unwrap().flatten() {
+            fs::remove_file(e.path()).unwrap();
+        }
+    }
+    assert!(seen_locks > 0, "no kill landed while a lock was held");
 }
 
 #[test]
