@@ -73,7 +73,8 @@ impl Lock {
 /// a dangling symlink too, and never follows one), then the private name
 /// is unlinked. This is how procmail's `lockfile` makes a lock, which the
 /// supervisor runs as uid 65534 from 13.1.0 (`src/lib/lockfile.ts`, commit
-/// 51e63ea2). A crash leaves at most the private name, never a lock. If
+/// 51e63ea2). A crash leaves at most the private name, never a lock. A
+/// lock already there is refused after one `lstat`, making nothing. If
 /// `fchown` fails nothing is left and [`LockError::Permission`] is
 /// returned. No file descriptor is kept open.
 ///
@@ -146,6 +147,14 @@ fn take_as(
     mode: u32,
     owner: Owner,
 ) -> Result<(), LockError> {
+    // A lock already there is the usual refusal: say so without making and
+    // removing a private file in the holder's dir on every retry. `link`
+    // below still decides any race.
+    if fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok() {
+        return Err(LockError::Held {
+            path: path.to_path_buf(),
+        });
+    }
     // Beside `name`: `name` may be a whole path (unconfined `take`).
     let name_path = Path::new(name);
     let mut file = std::ffi::OsString::from(".");

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, geteuid, setgid, setgroups, setuid, ForkResult, Gid, Uid};
@@ -303,6 +304,30 @@ fn failed_fchown_is_permission_and_leaves_nothing() {
     );
     let left: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// A take for another owner that finds the lock held refuses without
+/// making anything in the holder's dir: a retrying supervisor would
+/// otherwise create and remove a private file there on every try.
+#[test]
+fn a_refused_take_for_another_owner_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = lock_in(&dir);
+    fs::write(&path, "").unwrap();
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK).unwrap();
+    inotify
+        .add_watch(dir.path(), AddWatchFlags::IN_CREATE)
+        .unwrap();
+    let opts = TakeOptions {
+        owner: Some(Owner::NOBODY),
+        ..TakeOptions::default()
+    };
+    let err = take(&path, &opts).unwrap_err();
+    assert!(matches!(err, LockError::Held { .. }), "{err:?}");
+    match inotify.read_events() {
+        Err(Errno::EAGAIN) => {}
+        other => panic!("expected no entry created, got {other:?}"),
+    }
 }
 
 /// A taker SIGKILLed at any instant of a take for another owner leaves
