@@ -408,6 +408,18 @@ impl Ctx {
         self.device.services().records(app, service)
     }
 
+    /// Wait for the service's `start` record and return it. The fixture
+    /// installs its signal handlers before it writes `start`, so a SIGTERM
+    /// after this is always logged; one before it ends the process unlogged.
+    pub fn wait_started(&self, app: u32, service: &str) -> Result<Record> {
+        self.wait_for(&format!("{service}'s start record"), || {
+            Ok(self
+                .records(app, service)?
+                .into_iter()
+                .find(|r| r.ev == "start"))
+        })
+    }
+
     /// How many SIGTERMs the service's processes have received so far.
     pub fn sigterms(&self, app: u32, service: &str) -> Result<usize> {
         Ok(self

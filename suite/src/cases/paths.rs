@@ -110,12 +110,7 @@ fn p4_reboot_clears_tmp(ctx: &mut Ctx) -> CaseResult {
 )]
 fn p5_lock_env_vars(ctx: &mut Ctx) -> CaseResult {
     ctx.start_simple()?;
-    let start = ctx.wait_for("the service's start record", || {
-        Ok(ctx
-            .records(1, "main")?
-            .into_iter()
-            .find(|r| r.ev == "start"))
-    })?;
+    let start = ctx.wait_started(1, "main")?;
     let env = start
         .rest
         .get("env")

@@ -132,6 +132,8 @@ fn r3_reboot_shutdown_api(ctx: &mut Ctx) -> CaseResult {
     }
     ctx.settled()?;
     ensure!(ctx.boot_id()? == boot, "expected no reboot while locked");
+    // Only a started service logs the SIGTERM the reboot must send it.
+    ctx.wait_started(1, "main")?;
     let sigterms = ctx.sigterms(1, "main")?;
     let status = ctx.post_force("/v1/reboot", true)?;
     ensure!(
