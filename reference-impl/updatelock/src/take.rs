@@ -99,15 +99,13 @@ pub(crate) fn take_at(
     path: &Path,
     opts: &TakeOptions,
 ) -> Result<Lock, LockError> {
-    match opts.owner {
-        // A path with no file name (`..`) is always there: the plain create
-        // says so.
-        Some(owner)
-            if (owner.uid != geteuid().as_raw() || owner.gid != getegid().as_raw())
-                && Path::new(name).file_name().is_some() =>
-        {
-            take_as(dir, name, path, opts.mode, owner)?
-        }
+    let other_owner = opts
+        .owner
+        .filter(|o| o.uid != geteuid().as_raw() || o.gid != getegid().as_raw());
+    // A path with no file name (`..`) is always there: the plain create
+    // says so.
+    match (other_owner, Path::new(name).file_name()) {
+        (Some(owner), Some(file)) => take_as(dir, name, file, path, opts.mode, owner)?,
         _ => create(dir, name, path, opts.mode)?,
     }
     Ok(Lock {
@@ -138,11 +136,13 @@ fn create(dir: Option<RawFd>, name: &OsStr, path: &Path, mode: u32) -> Result<()
 /// Numbers the private names of one process's takes.
 static STAGED: AtomicU64 = AtomicU64::new(0);
 
-/// `name` made already owned by `owner`: a private file, `fchown`ed, then
-/// linked to `name` (see [`take`]); the private name is always removed.
+/// `name` (whose last component is `file`) made already owned by `owner`:
+/// a private file, `fchown`ed, then linked to `name` (see [`take`]); the
+/// private name is always removed.
 fn take_as(
     dir: Option<RawFd>,
     name: &OsStr,
+    file: &OsStr,
     path: &Path,
     mode: u32,
     owner: Owner,
@@ -156,15 +156,14 @@ fn take_as(
         });
     }
     // Beside `name`: `name` may be a whole path (unconfined `take`).
-    let name_path = Path::new(name);
-    let mut file = std::ffi::OsString::from(".");
-    file.push(name_path.file_name().unwrap_or_default());
-    file.push(format!(
+    let mut private = std::ffi::OsString::from(".");
+    private.push(file);
+    private.push(format!(
         ".take-{}-{}",
         std::process::id(),
         STAGED.fetch_add(1, Ordering::Relaxed)
     ));
-    let stage = name_path.with_file_name(&file);
+    let stage = Path::new(name).with_file_name(&private);
     let stage = stage.as_os_str();
     let fd = openat(dir, stage, CREATE_FLAGS, Mode::from_bits_truncate(mode))
         .map_err(|e| LockError::from_errno(path, e))?;

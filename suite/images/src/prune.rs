@@ -11,16 +11,11 @@ use crate::tags::{self, split_reference};
 /// Remove every tag of `repository` but `keep` (`repository:tag`) from the
 /// images this crate built; an image a container uses stays (the engine
 /// refuses, and that is fine, as is a tag another process removed first).
-/// Returns the tags removed.
-pub async fn prune_older(docker: &Docker, repository: &str, keep: &str) -> Result<Vec<String>> {
-    let mut removed = Vec::new();
+pub async fn prune_older(docker: &Docker, repository: &str, keep: &str) -> Result<()> {
     for reference in tags::ours(docker).await? {
-        if reference != keep
-            && split_reference(&reference).0 == repository
-            && tags::remove(docker, &reference).await.unwrap_or(false)
-        {
-            removed.push(reference);
+        if reference != keep && split_reference(&reference).0 == repository {
+            let _ = tags::remove(docker, &reference).await;
         }
     }
-    Ok(removed)
+    Ok(())
 }
